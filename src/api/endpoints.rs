@@ -1,0 +1,371 @@
+//! `/api/v1/app/{app_id}/endpoint`: endpoints, their secrets and their custom headers.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::applications::resolve;
+use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
+use super::{ApiState, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::model::time::{format_rfc3339, now_ms};
+use crate::model::{Endpoint, ExpiringSecret, Metadata, ids};
+use crate::signing;
+
+pub fn routes() -> Router<ApiState> {
+    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
+    Router::new()
+        .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
+        .route(ep, get(read).put(replace).patch(patch).delete(remove))
+        .route(&format!("{ep}/secret"), get(read_secret))
+        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
+        .route(&format!("{ep}/headers"), get(read_headers).put(replace_headers).patch(patch_headers))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointIn {
+    url: String,
+    #[serde(default)]
+    description: String,
+    uid: Option<String>,
+    version: Option<i32>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(alias = "filterTypes")]
+    event_types: Option<Vec<String>>,
+    channels: Option<Vec<String>>,
+    #[serde(alias = "rateLimit")]
+    throttle_rate: Option<u32>,
+    #[serde(default)]
+    metadata: Metadata,
+    secret: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointPatch {
+    url: Option<String>,
+    description: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    uid: Option<Option<String>>,
+    version: Option<i32>,
+    disabled: Option<bool>,
+    #[serde(default, deserialize_with = "nullable", alias = "filterTypes")]
+    event_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    channels: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable", alias = "rateLimit")]
+    throttle_rate: Option<Option<u32>>,
+    metadata: Option<Metadata>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointOut {
+    id: String,
+    url: String,
+    description: String,
+    uid: Option<String>,
+    version: i32,
+    disabled: bool,
+    event_types: Option<Vec<String>>,
+    filter_types: Option<Vec<String>>,
+    channels: Option<Vec<String>>,
+    throttle_rate: Option<u32>,
+    rate_limit: Option<u32>,
+    metadata: Metadata,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Endpoint> for EndpointOut {
+    fn from(e: Endpoint) -> Self {
+        Self {
+            id: e.id,
+            url: e.url,
+            description: e.description,
+            uid: e.uid,
+            version: e.version,
+            disabled: e.disabled,
+            event_types: e.filter_types.clone(),
+            filter_types: e.filter_types,
+            channels: e.channels,
+            throttle_rate: e.throttle_rate,
+            rate_limit: e.throttle_rate,
+            metadata: e.metadata,
+            created_at: format_rfc3339(e.created_at),
+            updated_at: format_rfc3339(e.updated_at),
+        }
+    }
+}
+
+impl EndpointIn {
+    fn apply(self, mut ep: Endpoint) -> ApiResult<Endpoint> {
+        validate_url(&self.url)?;
+        validate::text("description", &self.description, 0, 4096)?;
+        if let Some(uid) = &self.uid {
+            validate::key("uid", uid)?;
+        }
+        validate::keys("eventTypes", self.event_types.as_deref(), 256)?;
+        validate::keys("channels", self.channels.as_deref(), 10)?;
+        validate::rate("throttleRate", self.throttle_rate)?;
+        validate::metadata(&self.metadata)?;
+        if let Some(secret) = self.secret {
+            signing::validate_secret(&secret).map_err(|e| ApiError::invalid_field("secret", e))?;
+            ep.secret = secret;
+        }
+        if let Some(headers) = self.headers {
+            validate_headers(&headers)?;
+            ep.headers = headers;
+        }
+        ep.url = self.url;
+        ep.description = self.description;
+        ep.uid = self.uid;
+        ep.version = self.version.unwrap_or(ep.version);
+        if ep.disabled && !self.disabled {
+            ep.failing_since = None;
+        }
+        ep.disabled = self.disabled;
+        ep.filter_types = self.event_types;
+        ep.channels = self.channels;
+        ep.throttle_rate = self.throttle_rate;
+        ep.metadata = self.metadata;
+        ep.updated_at = now_ms();
+        Ok(ep)
+    }
+}
+
+fn validate_url(url: &str) -> ApiResult<()> {
+    let uri: axum::http::Uri =
+        url.parse().map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
+        return Err(ApiError::invalid_field("url", "url must be an absolute http(s) URL of at most 2048 characters"));
+    }
+    Ok(())
+}
+
+/// Names hookd sets itself; letting users override them would break signing or HTTP framing.
+const RESERVED_HEADERS: &[&str] =
+    &["host", "content-length", "transfer-encoding", "connection", "content-type", "user-agent"];
+
+fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > 64 {
+        return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && axum::http::HeaderValue::from_str(value).is_ok();
+        let reserved = RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("webhook-")
+            || lower.starts_with("svix-");
+        if !valid || reserved {
+            return Err(ApiError::invalid_field("headers", format!("header {name:?} is not allowed")));
+        }
+    }
+    Ok(())
+}
+
+fn blank_endpoint(app_id: &str) -> Endpoint {
+    let now = now_ms();
+    Endpoint {
+        id: ids::new_id(ids::ENDPOINT),
+        app_id: app_id.to_owned(),
+        uid: None,
+        url: String::new(),
+        description: String::new(),
+        version: 1,
+        disabled: false,
+        filter_types: None,
+        channels: None,
+        throttle_rate: None,
+        metadata: Metadata::new(),
+        headers: BTreeMap::new(),
+        secret: signing::generate_secret(),
+        previous_secrets: Vec::new(),
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn endpoint_of(s: &ApiState, app_id: &str, endpoint_id: &str) -> ApiResult<Endpoint> {
+    let app = resolve(s, app_id).await?;
+    Ok(s.store.get_endpoint(&app.id, endpoint_id).await?)
+}
+
+async fn list(
+    State(s): State<ApiState>,
+    Path(app_id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<ListResponse<EndpointOut>>> {
+    let app = resolve(&s, &app_id).await?;
+    let page = s.store.list_endpoints(&app.id, q.page()?).await?;
+    Ok(Json(ListResponse::from_page(page, |e| e.id.clone(), EndpointOut::from)))
+}
+
+async fn create(
+    State(s): State<ApiState>,
+    Path(app_id): Path<String>,
+    JsonBody(input): JsonBody<EndpointIn>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let app = resolve(&s, &app_id).await?;
+    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id))?).await?;
+    Ok((StatusCode::CREATED, Json(endpoint.into())))
+}
+
+async fn read(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointOut>> {
+    Ok(Json(endpoint_of(&s, &app_id, &endpoint_id).await?.into()))
+}
+
+async fn replace(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointIn>,
+) -> ApiResult<Json<EndpointOut>> {
+    let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    Ok(Json(s.store.update_endpoint(input.apply(current)?).await?.into()))
+}
+
+async fn patch(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(p): JsonBody<EndpointPatch>,
+) -> ApiResult<Json<EndpointOut>> {
+    let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let merged = EndpointIn {
+        url: p.url.unwrap_or_else(|| current.url.clone()),
+        description: p.description.unwrap_or_else(|| current.description.clone()),
+        uid: p.uid.unwrap_or_else(|| current.uid.clone()),
+        version: p.version,
+        disabled: p.disabled.unwrap_or(current.disabled),
+        event_types: p.event_types.unwrap_or_else(|| current.filter_types.clone()),
+        channels: p.channels.unwrap_or_else(|| current.channels.clone()),
+        throttle_rate: p.throttle_rate.unwrap_or(current.throttle_rate),
+        metadata: p.metadata.unwrap_or_else(|| current.metadata.clone()),
+        secret: None,
+        headers: None,
+    };
+    Ok(Json(s.store.update_endpoint(merged.apply(current)?).await?.into()))
+}
+
+async fn remove(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    s.store.delete_endpoint(&endpoint.app_id, &endpoint.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct SecretOut {
+    key: String,
+}
+
+async fn read_secret(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RotateIn {
+    key: Option<String>,
+    grace_period_seconds: Option<u32>,
+}
+
+/// Makes `key` (or a new secret) current; the old one keeps signing for the grace period.
+async fn rotate_secret(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RotateIn>,
+) -> ApiResult<Json<SecretOut>> {
+    let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let new = match input.key {
+        Some(key) => signing::validate_secret(&key).map(|()| key).map_err(|e| ApiError::invalid_field("key", e))?,
+        None => signing::generate_secret(),
+    };
+    let now = now_ms();
+    let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
+    let old = std::mem::replace(&mut ep.secret, new.clone());
+    ep.previous_secrets.retain(|p| p.expires_at > now);
+    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
+    ep.updated_at = now;
+    s.store.update_endpoint(ep).await?;
+    Ok(Json(SecretOut { key: new }))
+}
+
+#[derive(Serialize)]
+struct HeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadersIn {
+    headers: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    delete_headers: Vec<String>,
+}
+
+async fn read_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<HeadersOut>> {
+    let headers = endpoint_of(&s, &app_id, &endpoint_id).await?.headers;
+    Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
+}
+
+async fn replace_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    save_headers(&s, ep, BTreeMap::new(), input).await
+}
+
+/// PATCH merges: a `null` value or a name in `deleteHeaders` removes that header.
+async fn patch_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let base = ep.headers.clone();
+    save_headers(&s, ep, base, input).await
+}
+
+async fn save_headers(
+    s: &ApiState,
+    mut ep: Endpoint,
+    mut headers: BTreeMap<String, String>,
+    input: HeadersIn,
+) -> ApiResult<StatusCode> {
+    for (name, value) in input.headers {
+        match value {
+            Some(v) => headers.insert(name, v),
+            None => headers.remove(&name),
+        };
+    }
+    input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
+    validate_headers(&headers)?;
+    ep.headers = headers;
+    ep.updated_at = now_ms();
+    s.store.update_endpoint(ep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,79 @@
+//! Wiring: [`App::build`] opens the store, binds the listener and assembles the parts;
+//! [`App::run`] serves until the shutdown token is cancelled.
+
+use std::sync::Arc;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::security::token;
+use crate::store::{self, Store};
+
+/// A built, bound, not yet running hookd.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    admin_token: String,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let (admin_token, generated) =
+            token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
+        let work_available = Arc::new(Notify::new());
+        let ingest = Arc::new(Ingest::new(store.clone(), work_available));
+        let state = ApiState {
+            store: store.clone(),
+            ingest,
+            admin_token: admin_token.as_str().into(),
+            rotation_grace_ms: config.delivery.rotation_grace.as_millis() as i64,
+        };
+        let router = api::router(state, config.max_body_size);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen))?;
+        if generated {
+            announce_token(&admin_token, &config);
+        }
+        Ok(Self { listener, router, store, admin_token })
+    }
+
+    /// The port actually bound (useful when `listen` asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
+        let service = tower::ServiceExt::map_request(self.router, api::strip_trailing_slash);
+        axum::serve(self.listener, ServiceExt::<Request>::into_make_service(service))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    }
+}
+
+fn announce_token(token: &str, config: &Config) {
+    eprintln!(
+        "hookd: generated an admin token and saved it in {}/admin-token.\n\
+         hookd: call the API with: curl -H 'Authorization: Bearer {token}' http://{}/api/v1/app",
+        config.data_dir.display(),
+        config.listen
+    );
+}

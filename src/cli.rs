@@ -1,0 +1,90 @@
+//! The command line: `hookd serve` and its flags, which form the top configuration layer.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::config::{Config, Layers};
+
+#[derive(Parser)]
+#[command(name = "hookd", version, about = "Self-hosted webhook delivery service")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the dispatcher.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML configuration file (see config.default.toml for every key).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [env: HOOKD_LISTEN] [default: 127.0.0.1:8071].
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Directory for the database and admin token [env: HOOKD_DATA_DIR] [default: ./hookd-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Database URL [env: HOOKD_DATABASE_URL] [default: SQLite in the data dir].
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+impl ServeArgs {
+    fn config(self) -> Result<Config, String> {
+        let mut layers = Layers::new();
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --config {}: {e}", path.display()))?;
+            layers.add_toml(&text, &path.display().to_string())?;
+        }
+        layers.add_env(|var| std::env::var(var).ok());
+        layers.add_flag("listen", "--listen", self.listen);
+        layers.add_flag("data_dir", "--data-dir", self.data_dir);
+        layers.add_flag("database_url", "--database", self.database);
+        layers.resolve()
+    }
+}
+
+/// Runs the parsed command line to completion.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve(args.config()?).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let app = App::build(config.clone()).await?;
+    tracing::info!(listen = %config.listen, port = app.port(), "hookd is serving");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    app.run(shutdown).await?;
+    tracing::info!("hookd stopped");
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return shutdown.cancel(),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,264 @@
+//! Configuration: documented defaults embedded in the binary (`config.default.toml`), under an
+//! optional TOML file, under `HOOKD_*` environment variables, under command-line flags.
+//!
+//! Every layer is reduced to the same form (key → text with the place it came from), so each
+//! key has exactly one parser and every error names the key, its source and what is wrong.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::security::ssrf::IpNet;
+
+const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// Every key, with the environment variable that sets it.
+const KEYS: &[(&str, &str)] = &[
+    ("listen", "HOOKD_LISTEN"),
+    ("data_dir", "HOOKD_DATA_DIR"),
+    ("database_url", "HOOKD_DATABASE_URL"),
+    ("admin_token", "HOOKD_ADMIN_TOKEN"),
+    ("max_body_size", "HOOKD_MAX_BODY_SIZE"),
+    ("delivery.allowed_networks", "HOOKD_ALLOWED_NETWORKS"),
+    ("delivery.retry_schedule", "HOOKD_RETRY_SCHEDULE"),
+    ("delivery.request_timeout", "HOOKD_REQUEST_TIMEOUT"),
+    ("delivery.max_in_flight", "HOOKD_MAX_IN_FLIGHT"),
+    ("delivery.endpoint_in_flight", "HOOKD_ENDPOINT_IN_FLIGHT"),
+    ("delivery.disable_after", "HOOKD_DISABLE_AFTER"),
+    ("delivery.rotation_grace", "HOOKD_ROTATION_GRACE"),
+];
+
+/// The validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None`: the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// `None`: generated on first start and kept in `data_dir`.
+    pub admin_token: Option<String>,
+    pub max_body_size: usize,
+    pub delivery: DeliveryConfig,
+}
+
+/// How deliveries are made.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub allowed_networks: Vec<IpNet>,
+    pub retry_schedule: Vec<Duration>,
+    pub request_timeout: Duration,
+    pub max_in_flight: usize,
+    pub endpoint_in_flight: usize,
+    pub disable_after: Duration,
+    pub rotation_grace: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("max_body_size", &self.max_body_size)
+            .field("delivery", &self.delivery)
+            .finish()
+    }
+}
+
+/// One key's text and where it came from, for error messages.
+struct Setting {
+    value: String,
+    source: String,
+}
+
+/// The raw layers before validation. Build with [`Layers::new`], add layers, then [`Layers::resolve`].
+pub struct Layers {
+    settings: BTreeMap<&'static str, Setting>,
+}
+
+impl Layers {
+    /// Starts from the embedded defaults.
+    pub fn new() -> Self {
+        let mut layers = Self { settings: BTreeMap::new() };
+        layers.add_toml(DEFAULTS, "the built-in defaults").expect("built-in defaults are valid");
+        layers
+    }
+
+    /// Adds a TOML document (a `--config` file).
+    pub fn add_toml(&mut self, text: &str, origin: &str) -> Result<(), String> {
+        let doc: toml::Table = text.parse().map_err(|e| format!("{origin}: {e}"))?;
+        for (key, value) in flatten(&doc, "") {
+            let Some((name, _)) = KEYS.iter().find(|(k, _)| *k == key) else {
+                return Err(format!("{origin}: unknown key `{key}`"));
+            };
+            let value = toml_text(&value).ok_or_else(|| {
+                format!("{origin}: `{key}` must be a string, number or list of strings")
+            })?;
+            self.set(name, value, format!("`{key}` in {origin}"));
+        }
+        Ok(())
+    }
+
+    /// Adds every `HOOKD_*` variable that `lookup` knows.
+    pub fn add_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        for (key, var) in KEYS {
+            if let Some(value) = lookup(var) {
+                self.set(key, value, var.to_string());
+            }
+        }
+    }
+
+    /// Adds a command-line flag's value.
+    pub fn add_flag(&mut self, key: &'static str, flag: &str, value: Option<String>) {
+        if let Some(value) = value {
+            self.set(key, value, flag.to_string());
+        }
+    }
+
+    fn set(&mut self, key: &'static str, value: String, source: String) {
+        self.settings.insert(key, Setting { value, source });
+    }
+
+    /// Validates every key into a [`Config`].
+    pub fn resolve(&self) -> Result<Config, String> {
+        Ok(Config {
+            listen: self.parse("listen", |v| v.parse().map_err(|_| "expected HOST:PORT".into()))?,
+            data_dir: self.parse("data_dir", |v| non_empty(v).map(PathBuf::from))?,
+            database_url: self.parse("database_url", |v| Ok(optional(v)))?,
+            admin_token: self.parse("admin_token", parse_token)?,
+            max_body_size: self.parse("max_body_size", parse_positive)?,
+            delivery: DeliveryConfig {
+                allowed_networks: self.parse("delivery.allowed_networks", parse_networks)?,
+                retry_schedule: self.parse("delivery.retry_schedule", parse_schedule)?,
+                request_timeout: self.parse("delivery.request_timeout", parse_duration)?,
+                max_in_flight: self.parse("delivery.max_in_flight", parse_positive)?,
+                endpoint_in_flight: self.parse("delivery.endpoint_in_flight", parse_positive)?,
+                disable_after: self.parse("delivery.disable_after", parse_duration)?,
+                rotation_grace: self.parse("delivery.rotation_grace", parse_duration)?,
+            },
+        })
+    }
+
+    fn parse<T>(&self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, String> {
+        let setting = self.settings.get(key).expect("every key has a built-in default");
+        parse(setting.value.trim())
+            .map_err(|why| format!("invalid {} ({:?}): {why}", setting.source, setting.value))
+    }
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn flatten(table: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => out.extend(flatten(t, &key)),
+            other => out.push((key, other.clone())),
+        }
+    }
+    out
+}
+
+fn toml_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Array(items) => {
+            items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().map(|v| v.join(","))
+        }
+        _ => None,
+    }
+}
+
+fn optional(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+fn non_empty(v: &str) -> Result<&str, String> {
+    if v.is_empty() { Err("must not be empty".into()) } else { Ok(v) }
+}
+
+fn parse_token(v: &str) -> Result<Option<String>, String> {
+    match optional(v) {
+        Some(t) if t.len() < 16 => Err("an admin token needs at least 16 characters".into()),
+        other => Ok(other),
+    }
+}
+
+fn parse_positive(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number above 0".into()),
+    }
+}
+
+fn list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse_networks(v: &str) -> Result<Vec<IpNet>, String> {
+    list(v).map(|s| s.parse::<IpNet>().map_err(|e| format!("{s:?}: {e}"))).collect()
+}
+
+fn parse_schedule(v: &str) -> Result<Vec<Duration>, String> {
+    list(v).map(|s| parse_duration(s).map_err(|e| format!("{s:?}: {e}"))).collect()
+}
+
+/// `250ms`, `5s`, `5m`, `2h`, `5d`.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| "expected a duration such as 15s, 5m, 2h or 5d")?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err("expected a unit: ms, s, m, h or d".into()),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve() {
+        let config = Layers::new().resolve().unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8071");
+        assert_eq!(config.delivery.retry_schedule.len(), 7);
+        assert_eq!(config.delivery.request_timeout, Duration::from_secs(15));
+        assert!(config.database_url.is_none() && config.admin_token.is_none());
+    }
+
+    #[test]
+    fn later_layers_win_and_errors_name_the_key() {
+        let mut layers = Layers::new();
+        layers.add_toml("listen = \"0.0.0.0:9000\"\n[delivery]\nrequest_timeout = \"3s\"", "f.toml").unwrap();
+        layers.add_env(|k| (k == "HOOKD_LISTEN").then(|| "127.0.0.1:9001".into()));
+        let config = layers.resolve().unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.delivery.request_timeout, Duration::from_secs(3));
+
+        layers.add_env(|k| (k == "HOOKD_RETRY_SCHEDULE").then(|| "5s,soon".into()));
+        let err = layers.resolve().unwrap_err();
+        assert!(err.contains("HOOKD_RETRY_SCHEDULE") && err.contains("soon"), "{err}");
+        assert!(Layers::new().add_toml("colour = 1", "f.toml").unwrap_err().contains("colour"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("5d").unwrap(), Duration::from_secs(432_000));
+        assert!(parse_duration("5").is_err() && parse_duration("s").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! hookd: a self-hosted webhook delivery service.
+//!
+//! The flow of an event, and where each step lives:
+//! - [`api`]: where a request enters (axum routes, auth, JSON errors);
+//! - [`ingest`]: validation, idempotency and fan-out of a new message;
+//! - [`store`]: where messages, deliveries and attempts are kept (the `Store` trait, SQLite);
+//! - [`model`]: the domain types and ids; [`signing`]: secrets and signatures;
+//! - [`security`]: the SSRF guard and the API token; [`config`]: layered configuration;
+//! - [`app`]: wiring and lifecycle; [`cli`]: the command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod model;
+pub mod security;
+pub mod signing;
+pub mod store;

@@ -1,0 +1,202 @@
+//! The domain: applications, event types, endpoints, messages, deliveries and attempts.
+//! Plain data with the few rules that belong to it; nothing here knows HTTP or SQL.
+
+pub mod ids;
+pub mod time;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Free-form string pairs a user attaches to an application or endpoint.
+pub type Metadata = BTreeMap<String, String>;
+
+/// A tenant: the source of messages and the owner of endpoints (Svix's "application").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    pub id: String,
+    /// The user's own key for the application; the API accepts it wherever it takes the id.
+    pub uid: Option<String>,
+    pub name: String,
+    pub rate_limit: Option<u32>,
+    pub metadata: Metadata,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An entry of the event-type catalogue. Global, like Svix's; it serves filters, docs and the
+/// UI, while messages of unknown types are still accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventType {
+    pub name: String,
+    pub description: String,
+    /// Archived types are hidden from lists by default; delete archives unless told to expunge.
+    pub archived: bool,
+    pub deprecated: bool,
+    pub schemas: Option<serde_json::Value>,
+    pub feature_flag: Option<String>,
+    pub group_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A secret that still signs until `expires_at`, after a rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpiringSecret {
+    pub secret: String,
+    pub expires_at: i64,
+}
+
+/// Where one application's messages go, and how they are signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub app_id: String,
+    pub uid: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub version: i32,
+    pub disabled: bool,
+    /// `None` receives every event type; `Some` only those listed.
+    pub filter_types: Option<Vec<String>>,
+    /// `None` receives messages on any channel; `Some` only messages sharing one of them.
+    pub channels: Option<Vec<String>>,
+    /// Messages per second this endpoint may receive; `None` is unlimited.
+    pub throttle_rate: Option<u32>,
+    pub metadata: Metadata,
+    /// Extra headers sent with every request to this endpoint.
+    pub headers: BTreeMap<String, String>,
+    /// The signing secret (`whsec_…` for the standard profile).
+    pub secret: String,
+    /// Rotated-out secrets that keep signing during their grace period.
+    pub previous_secrets: Vec<ExpiringSecret>,
+    /// When the current run of failures started; `None` while healthy.
+    pub failing_since: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Endpoint {
+    /// Whether a message of this type on these channels is for this endpoint.
+    pub fn subscribes_to(&self, event_type: &str, channels: Option<&[String]>) -> bool {
+        !self.disabled
+            && subscription_matches(
+                self.filter_types.as_deref(),
+                self.channels.as_deref(),
+                event_type,
+                channels,
+            )
+    }
+
+    /// The secrets that sign a request at `now`: the current one first, then those still in
+    /// their grace period.
+    pub fn signing_secrets(&self, now: i64) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        secrets.extend(
+            self.previous_secrets.iter().filter(|s| s.expires_at > now).map(|s| s.secret.as_str()),
+        );
+        secrets
+    }
+}
+
+/// The fan-out rule, on the two fields it needs, so the store can apply it to partial rows.
+pub fn subscription_matches(
+    filter_types: Option<&[String]>,
+    endpoint_channels: Option<&[String]>,
+    event_type: &str,
+    message_channels: Option<&[String]>,
+) -> bool {
+    let type_ok = filter_types.is_none_or(|types| types.iter().any(|t| t == event_type));
+    let channel_ok = endpoint_channels.is_none_or(|wanted| {
+        message_channels.is_some_and(|have| have.iter().any(|c| wanted.contains(c)))
+    });
+    type_ok && channel_ok
+}
+
+/// An accepted event. `payload` is the JSON text exactly as the sender gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub app_id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// The state of one message to one endpoint. The numbers are Svix's `MessageStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Success = 0,
+    Pending = 1,
+    Failed = 2,
+    Sending = 3,
+}
+
+impl DeliveryStatus {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            0 => Self::Success,
+            2 => Self::Failed,
+            3 => Self::Sending,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// Why an attempt was made. The numbers are Svix's `MessageAttemptTriggerType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerType {
+    Scheduled = 0,
+    Manual = 1,
+}
+
+/// One HTTP request made for a delivery, and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub id: String,
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    /// The response body (truncated), or the network error in words.
+    pub response: String,
+    /// The HTTP status, or 0 when no response came (timeout, refused, refused by the guard).
+    pub response_status_code: i32,
+    pub response_duration_ms: i64,
+    pub status: DeliveryStatus,
+    pub trigger_type: TriggerType,
+    pub created_at: i64,
+}
+
+/// A message's state towards one endpoint, as the API's "destinations" show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryState {
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn fan_out_rule() {
+        let types = strings(&["user.created"]);
+        let chans = strings(&["eu"]);
+        assert!(subscription_matches(None, None, "x", None));
+        assert!(subscription_matches(Some(&types), None, "user.created", None));
+        assert!(!subscription_matches(Some(&types), None, "user.deleted", None));
+        assert!(!subscription_matches(None, Some(&chans), "x", None));
+        assert!(subscription_matches(None, Some(&chans), "x", Some(&strings(&["us", "eu"]))));
+        assert!(!subscription_matches(None, Some(&chans), "x", Some(&strings(&["us"]))));
+    }
+}

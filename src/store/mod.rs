@@ -1,0 +1,166 @@
+//! The storage seam: one [`Store`] trait, one backend per database. All SQL lives below this
+//! folder. The backend is chosen once, from the database URL, by [`open`].
+
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{
+    Application, Attempt, DeliveryState, Endpoint, EventType, Message,
+};
+
+/// What can go wrong in the store, in terms the API can map to a status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    /// The named kind of thing does not exist.
+    NotFound(&'static str),
+    /// A unique field is taken; the text says which.
+    Conflict(String),
+    /// This application already accepted a message with this `eventId`.
+    DuplicateEventId(String),
+    /// The database failed; the text is for the log, not the client.
+    Internal(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound(what) => write!(f, "{what} not found"),
+            Self::Conflict(d) | Self::Internal(d) => f.write_str(d),
+            Self::DuplicateEventId(id) => write!(f, "duplicate eventId {id}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a page starts. Cursors are ids (or names), which sort by creation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Cursor {
+    #[default]
+    Start,
+    /// The items that follow this one in the list's order.
+    After(String),
+    /// The items that precede this one in the list's order (a "previous page").
+    Before(String),
+}
+
+/// One page request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub cursor: Cursor,
+}
+
+/// One page of results, in the list's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Whether more items follow in the direction the page was read.
+    pub has_more: bool,
+}
+
+/// Narrows a message list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageFilter {
+    pub event_types: Vec<String>,
+    pub channel: Option<String>,
+    /// Only messages created strictly before this time (ms).
+    pub before: Option<i64>,
+    /// Only messages created strictly after this time (ms).
+    pub after: Option<i64>,
+}
+
+/// A message to accept, with what makes its acceptance idempotent.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message: Message,
+    /// The `Idempotency-Key` header, scoped to the application.
+    pub idempotency_key: Option<String>,
+}
+
+/// What accepting a message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// Stored now, with one delivery per subscribed endpoint.
+    Created { message: Message, deliveries: usize },
+    /// The idempotency key was seen before: this is the message it created.
+    Replayed(Message),
+}
+
+/// The domain's view of durable state. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn insert_app(&self, app: Application) -> StoreResult<Application>;
+    /// Finds an application by id or by uid.
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application>;
+    async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>>;
+    async fn update_app(&self, app: Application) -> StoreResult<Application>;
+    /// Deletes the application with its endpoints, messages, deliveries and attempts.
+    async fn delete_app(&self, id: &str) -> StoreResult<()>;
+
+    async fn insert_event_type(&self, event_type: EventType) -> StoreResult<EventType>;
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType>;
+    async fn list_event_types(
+        &self,
+        query: ListQuery,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>>;
+    async fn update_event_type(&self, event_type: EventType) -> StoreResult<EventType>;
+    async fn expunge_event_type(&self, name: &str) -> StoreResult<()>;
+
+    async fn insert_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
+    /// Finds an endpoint of this application by id or by uid.
+    async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint>;
+    async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>>;
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
+    async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()>;
+
+    /// Stores the message and one pending delivery per subscribed endpoint, in one commit;
+    /// or, for a known idempotency key, returns the message that key created.
+    async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted>;
+    async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message>;
+    async fn list_messages(
+        &self,
+        app_id: &str,
+        filter: MessageFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<Message>>;
+
+    async fn list_attempts_by_message(
+        &self,
+        msg_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>>;
+    async fn list_attempts_by_endpoint(
+        &self,
+        endpoint_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>>;
+    /// The message's delivery state towards each endpoint it was sent to.
+    async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>>;
+    /// Queues the message for this endpoint again, now, as a manual attempt.
+    async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()>;
+}
+
+/// Opens the store named by `database_url`, or the embedded SQLite file in `data_dir`.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, String> {
+    match database_url {
+        None => {
+            let store = sqlite::SqliteStore::open(&data_dir.join("hookd.db"))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) => match url.split_once("://").map(|(scheme, rest)| (scheme, rest)) {
+            Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
+            Some(("postgres" | "postgresql", _)) => {
+                Err("PostgreSQL is not supported by this build yet; use SQLite".into())
+            }
+            _ => Err(format!("unsupported database URL {url:?}: expected sqlite://PATH")),
+        },
+    }
+}

@@ -1,0 +1,108 @@
+//! Endpoints.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::catalog::{found, unique_violation};
+use super::paging::{Order, paged};
+use super::pool::internal;
+use super::rows::{self, ENDPOINT_COLUMNS, opt_json, to_json};
+use crate::model::Endpoint;
+use crate::store::{ListQuery, Page, StoreError, StoreResult};
+
+const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
+
+pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled,
+         filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets,
+         failing_since, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            ep.id,
+            ep.app_id,
+            ep.uid,
+            ep.url,
+            ep.description,
+            ep.version,
+            ep.disabled,
+            opt_json(&ep.filter_types),
+            opt_json(&ep.channels),
+            ep.throttle_rate,
+            to_json(&ep.metadata),
+            to_json(&ep.headers),
+            ep.secret,
+            to_json(&ep.previous_secrets),
+            ep.failing_since,
+            ep.created_at,
+            ep.updated_at
+        ])
+    })
+    .map_err(unique_violation(UID_TAKEN))?;
+    Ok(())
+}
+
+pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_row([app_id, id_or_uid], rows::endpoint).optional())
+        .map_err(internal)?
+        .ok_or(StoreError::NotFound("endpoint"))
+}
+
+pub(super) fn list(conn: &Connection, app_id: &str, query: &ListQuery) -> StoreResult<Page<Endpoint>> {
+    let select = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?");
+    let order = Order { key: "id", descending: false };
+    paged(conn, &select, vec![Value::Text(app_id.into())], order, query, rows::endpoint)
+}
+
+/// The endpoints of an application that could receive messages, for fan-out.
+pub(super) fn enabled_of_app(conn: &Connection, app_id: &str) -> StoreResult<Vec<Endpoint>> {
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ? AND disabled = 0");
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = stmt.query_map([app_id], rows::endpoint).map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
+             filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
+             secret = ?, previous_secrets = ?, failing_since = ?, updated_at = ?
+             WHERE id = ? AND app_id = ?",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                ep.uid,
+                ep.url,
+                ep.description,
+                ep.version,
+                ep.disabled,
+                opt_json(&ep.filter_types),
+                opt_json(&ep.channels),
+                ep.throttle_rate,
+                to_json(&ep.metadata),
+                to_json(&ep.headers),
+                ep.secret,
+                to_json(&ep.previous_secrets),
+                ep.failing_since,
+                ep.updated_at,
+                ep.id,
+                ep.app_id
+            ])
+        })
+        .map_err(unique_violation(UID_TAKEN))?;
+    found(changed, "endpoint")
+}
+
+pub(super) fn delete(conn: &Connection, app_id: &str, id: &str) -> StoreResult<()> {
+    let changed = conn
+        .execute("DELETE FROM endpoints WHERE app_id = ? AND id = ?", [app_id, id])
+        .map_err(internal)?;
+    found(changed, "endpoint")
+}

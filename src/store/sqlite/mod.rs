@@ -1,0 +1,163 @@
+//! The embedded backend: one SQLite file in WAL mode, one group-committing writer thread and
+//! a few readers (see [`pool`]).
+
+mod catalog;
+mod endpoints;
+mod messages;
+mod paging;
+mod pool;
+mod rows;
+mod schema;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use self::pool::{Readers, Writer, open_connection};
+use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
+use crate::store::{
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult,
+};
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Readers,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let describe = |e: rusqlite::Error| format!("cannot open {}: {e}", path.display());
+        let mut conn = open_connection(path, false).map_err(describe)?;
+        schema::migrate(&mut conn).map_err(describe)?;
+        let readers = Readers::open(path, READERS).map_err(describe)?;
+        Ok(Self { writer: Writer::start(conn), readers })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_app(&self, app: Application) -> StoreResult<Application> {
+        self.writer.run(move |c| catalog::insert_app(c, &app).map(|()| app)).await
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
+        let key = id_or_uid.to_owned();
+        self.readers.run(move |c| catalog::find_app(c, &key)).await
+    }
+
+    async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
+        self.readers.run(move |c| catalog::list_apps(c, &query)).await
+    }
+
+    async fn update_app(&self, app: Application) -> StoreResult<Application> {
+        self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app)).await
+    }
+
+    async fn delete_app(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.writer.run(move |c| catalog::delete_app(c, &id)).await
+    }
+
+    async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
+        self.writer.run(move |c| catalog::insert_event_type(c, &et).map(|()| et)).await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
+        let name = name.to_owned();
+        self.readers.run(move |c| catalog::find_event_type(c, &name)).await
+    }
+
+    async fn list_event_types(
+        &self,
+        query: ListQuery,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>> {
+        self.readers.run(move |c| catalog::list_event_types(c, &query, include_archived)).await
+    }
+
+    async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
+        self.writer.run(move |c| catalog::update_event_type(c, &et).map(|()| et)).await
+    }
+
+    async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.writer.run(move |c| catalog::expunge_event_type(c, &name)).await
+    }
+
+    async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
+        self.writer.run(move |c| endpoints::insert(c, &ep).map(|()| ep)).await
+    }
+
+    async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
+        let (app_id, key) = (app_id.to_owned(), id_or_uid.to_owned());
+        self.readers.run(move |c| endpoints::find(c, &app_id, &key)).await
+    }
+
+    async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
+        let app_id = app_id.to_owned();
+        self.readers.run(move |c| endpoints::list(c, &app_id, &query)).await
+    }
+
+    async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
+        self.writer.run(move |c| endpoints::update(c, &ep).map(|()| ep)).await
+    }
+
+    async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.writer.run(move |c| endpoints::delete(c, &app_id, &id)).await
+    }
+
+    async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
+        self.writer.run(move |c| messages::accept(c, new)).await
+    }
+
+    async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
+        let (app_id, key) = (app_id.to_owned(), id_or_event_id.to_owned());
+        self.readers.run(move |c| messages::find(c, &app_id, &key)).await
+    }
+
+    async fn list_messages(
+        &self,
+        app_id: &str,
+        filter: MessageFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<Message>> {
+        let app_id = app_id.to_owned();
+        self.readers.run(move |c| messages::list(c, &app_id, &filter, &query)).await
+    }
+
+    async fn list_attempts_by_message(
+        &self,
+        msg_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>> {
+        let msg_id = msg_id.to_owned();
+        self.readers.run(move |c| messages::attempts_where(c, "msg_id", &msg_id, &query)).await
+    }
+
+    async fn list_attempts_by_endpoint(
+        &self,
+        endpoint_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>> {
+        let ep = endpoint_id.to_owned();
+        self.readers.run(move |c| messages::attempts_where(c, "endpoint_id", &ep, &query)).await
+    }
+
+    async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {
+        let msg_id = msg_id.to_owned();
+        self.readers.run(move |c| messages::deliveries_of(c, &msg_id)).await
+    }
+
+    async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()> {
+        let (msg_id, ep) = (msg_id.to_owned(), endpoint_id.to_owned());
+        self.writer.run(move |c| messages::resend(c, &msg_id, &ep, now)).await
+    }
+}

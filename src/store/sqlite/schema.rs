@@ -1,0 +1,117 @@
+//! Migrations, applied in order at start. `PRAGMA user_version` records how many have run.
+//! Append new steps; never edit a released one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE applications (
+    id          TEXT PRIMARY KEY,
+    uid         TEXT UNIQUE,
+    name        TEXT NOT NULL,
+    rate_limit  INTEGER,
+    metadata    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE event_types (
+    name         TEXT PRIMARY KEY,
+    description  TEXT NOT NULL,
+    archived     INTEGER NOT NULL,
+    deprecated   INTEGER NOT NULL,
+    schemas      TEXT,
+    feature_flag TEXT,
+    group_name   TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id               TEXT PRIMARY KEY,
+    app_id           TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    uid              TEXT,
+    url              TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    disabled         INTEGER NOT NULL,
+    filter_types     TEXT,
+    channels         TEXT,
+    throttle_rate    INTEGER,
+    metadata         TEXT NOT NULL,
+    headers          TEXT NOT NULL,
+    secret           TEXT NOT NULL,
+    previous_secrets TEXT NOT NULL,
+    failing_since    INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoints_app ON endpoints(app_id, id);
+
+CREATE TABLE messages (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    event_type  TEXT NOT NULL,
+    event_id    TEXT,
+    channels    TEXT,
+    tags        TEXT,
+    payload     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX messages_app ON messages(app_id, id);
+CREATE UNIQUE INDEX messages_event_id ON messages(app_id, event_id) WHERE event_id IS NOT NULL;
+
+CREATE TABLE idempotency_keys (
+    app_id      TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    msg_id      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
+
+-- One row per (message, endpoint). state is Svix's MessageStatus:
+-- 0 success, 1 pending, 2 failed, 3 sending (leased by a dispatcher until lease_until).
+CREATE TABLE deliveries (
+    id               INTEGER PRIMARY KEY,
+    msg_id           TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    endpoint_id      TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    state            INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  INTEGER,
+    lease_until      INTEGER,
+    manual           INTEGER NOT NULL DEFAULT 0,
+    updated_at       INTEGER NOT NULL,
+    UNIQUE (msg_id, endpoint_id)
+);
+-- Partial indexes: finding due work walks only what is pending or leased, so a claim costs
+-- the same with a million finished rows as with none.
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 1;
+CREATE INDEX deliveries_leased ON deliveries(lease_until) WHERE state = 3;
+CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id, state, updated_at);
+
+CREATE TABLE attempts (
+    id                    TEXT PRIMARY KEY,
+    msg_id                TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    endpoint_id           TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    url                   TEXT NOT NULL,
+    response              TEXT NOT NULL,
+    response_status_code  INTEGER NOT NULL,
+    response_duration_ms  INTEGER NOT NULL,
+    status                INTEGER NOT NULL,
+    trigger_type          INTEGER NOT NULL,
+    created_at            INTEGER NOT NULL
+);
+CREATE INDEX attempts_msg ON attempts(msg_id, id);
+CREATE INDEX attempts_endpoint ON attempts(endpoint_id, id);
+"#];
+
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
