@@ -37,13 +37,21 @@ impl App {
             rotation_grace_ms: config.delivery.rotation_grace.as_millis() as i64,
         };
         let router = api::router(state, config.max_body_size);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            format!(
+                "cannot listen on {} (listen / HOOKD_LISTEN): {e}",
+                config.listen
+            )
+        })?;
         if generated {
             announce_token(&admin_token, &config);
         }
-        Ok(Self { listener, router, store, admin_token })
+        Ok(Self {
+            listener,
+            router,
+            store,
+            admin_token,
+        })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -62,10 +70,13 @@ impl App {
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
         let service = tower::ServiceExt::map_request(self.router, api::strip_trailing_slash);
-        axum::serve(self.listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        axum::serve(
+            self.listener,
+            ServiceExt::<Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|e| format!("server error: {e}"))
     }
 }
 

@@ -9,7 +9,11 @@ use crate::app::App;
 use crate::config::{Config, Layers};
 
 #[derive(Parser)]
-#[command(name = "hookd", version, about = "Self-hosted webhook delivery service")]
+#[command(
+    name = "hookd",
+    version,
+    about = "Self-hosted webhook delivery service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,10 +78,11 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return shutdown.cancel(),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return shutdown.cancel(),
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -22,7 +22,11 @@ pub fn validate_secret(secret: &str) -> Result<(), String> {
     let key = secret
         .strip_prefix(PREFIX)
         .ok_or("the secret must start with whsec_")
-        .and_then(|b64| STANDARD.decode(b64).map_err(|_| "the secret is not valid base64"))?;
+        .and_then(|b64| {
+            STANDARD
+                .decode(b64)
+                .map_err(|_| "the secret is not valid base64")
+        })?;
     if (24..=64).contains(&key.len()) {
         Ok(())
     } else {
@@ -53,7 +57,10 @@ pub fn standard_signature(secrets: &[&str], msg_id: &str, timestamp: i64, body: 
     secrets
         .iter()
         .map(|secret| {
-            let mac = hmac_sha256(&key_bytes(secret), &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+            let mac = hmac_sha256(
+                &key_bytes(secret),
+                &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body],
+            );
             format!("v1,{}", STANDARD.encode(mac))
         })
         .collect::<Vec<_>>()

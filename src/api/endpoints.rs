@@ -23,7 +23,10 @@ pub fn routes() -> Router<ApiState> {
         .route(ep, get(read).put(replace).patch(patch).delete(remove))
         .route(&format!("{ep}/secret"), get(read_secret))
         .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(&format!("{ep}/headers"), get(read_headers).put(replace_headers).patch(patch_headers))
+        .route(
+            &format!("{ep}/headers"),
+            get(read_headers).put(replace_headers).patch(patch_headers),
+        )
 }
 
 #[derive(Deserialize)]
@@ -142,22 +145,35 @@ impl EndpointIn {
 }
 
 fn validate_url(url: &str) -> ApiResult<()> {
-    let uri: axum::http::Uri =
-        url.parse().map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     if !scheme_ok || uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
-        return Err(ApiError::invalid_field("url", "url must be an absolute http(s) URL of at most 2048 characters"));
+        return Err(ApiError::invalid_field(
+            "url",
+            "url must be an absolute http(s) URL of at most 2048 characters",
+        ));
     }
     Ok(())
 }
 
 /// Names hookd sets itself; letting users override them would break signing or HTTP framing.
-const RESERVED_HEADERS: &[&str] =
-    &["host", "content-length", "transfer-encoding", "connection", "content-type", "user-agent"];
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "content-type",
+    "user-agent",
+];
 
 fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     if headers.len() > 64 {
-        return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
+        return Err(ApiError::invalid_field(
+            "headers",
+            "at most 64 custom headers",
+        ));
     }
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
@@ -167,7 +183,10 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
             || lower.starts_with("webhook-")
             || lower.starts_with("svix-");
         if !valid || reserved {
-            return Err(ApiError::invalid_field("headers", format!("header {name:?} is not allowed")));
+            return Err(ApiError::invalid_field(
+                "headers",
+                format!("header {name:?} is not allowed"),
+            ));
         }
     }
     Ok(())
@@ -208,7 +227,11 @@ async fn list(
 ) -> ApiResult<Json<ListResponse<EndpointOut>>> {
     let app = resolve(&s, &app_id).await?;
     let page = s.store.list_endpoints(&app.id, q.page()?).await?;
-    Ok(Json(ListResponse::from_page(page, |e| e.id.clone(), EndpointOut::from)))
+    Ok(Json(ListResponse::from_page(
+        page,
+        |e| e.id.clone(),
+        EndpointOut::from,
+    )))
 }
 
 async fn create(
@@ -217,7 +240,10 @@ async fn create(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve(&s, &app_id).await?;
-    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id))?).await?;
+    let endpoint = s
+        .store
+        .insert_endpoint(input.apply(blank_endpoint(&app.id))?)
+        .await?;
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
@@ -234,7 +260,9 @@ async fn replace(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<Json<EndpointOut>> {
     let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(s.store.update_endpoint(input.apply(current)?).await?.into()))
+    Ok(Json(
+        s.store.update_endpoint(input.apply(current)?).await?.into(),
+    ))
 }
 
 async fn patch(
@@ -249,14 +277,21 @@ async fn patch(
         uid: p.uid.unwrap_or_else(|| current.uid.clone()),
         version: p.version,
         disabled: p.disabled.unwrap_or(current.disabled),
-        event_types: p.event_types.unwrap_or_else(|| current.filter_types.clone()),
+        event_types: p
+            .event_types
+            .unwrap_or_else(|| current.filter_types.clone()),
         channels: p.channels.unwrap_or_else(|| current.channels.clone()),
         throttle_rate: p.throttle_rate.unwrap_or(current.throttle_rate),
         metadata: p.metadata.unwrap_or_else(|| current.metadata.clone()),
         secret: None,
         headers: None,
     };
-    Ok(Json(s.store.update_endpoint(merged.apply(current)?).await?.into()))
+    Ok(Json(
+        s.store
+            .update_endpoint(merged.apply(current)?)
+            .await?
+            .into(),
+    ))
 }
 
 async fn remove(
@@ -264,7 +299,9 @@ async fn remove(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    s.store.delete_endpoint(&endpoint.app_id, &endpoint.id).await?;
+    s.store
+        .delete_endpoint(&endpoint.app_id, &endpoint.id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -277,7 +314,9 @@ async fn read_secret(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
+    Ok(Json(SecretOut {
+        key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret,
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -295,14 +334,21 @@ async fn rotate_secret(
 ) -> ApiResult<Json<SecretOut>> {
     let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
     let new = match input.key {
-        Some(key) => signing::validate_secret(&key).map(|()| key).map_err(|e| ApiError::invalid_field("key", e))?,
+        Some(key) => signing::validate_secret(&key)
+            .map(|()| key)
+            .map_err(|e| ApiError::invalid_field("key", e))?,
         None => signing::generate_secret(),
     };
     let now = now_ms();
-    let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
+    let grace = input
+        .grace_period_seconds
+        .map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
     let old = std::mem::replace(&mut ep.secret, new.clone());
     ep.previous_secrets.retain(|p| p.expires_at > now);
-    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
+    ep.previous_secrets.push(ExpiringSecret {
+        secret: old,
+        expires_at: now + grace,
+    });
     ep.updated_at = now;
     s.store.update_endpoint(ep).await?;
     Ok(Json(SecretOut { key: new }))
@@ -327,7 +373,10 @@ async fn read_headers(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<HeadersOut>> {
     let headers = endpoint_of(&s, &app_id, &endpoint_id).await?.headers;
-    Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
+    Ok(Json(HeadersOut {
+        headers,
+        sensitive: Vec::new(),
+    }))
 }
 
 async fn replace_headers(
@@ -362,7 +411,10 @@ async fn save_headers(
             None => headers.remove(&name),
         };
     }
-    input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
+    input
+        .delete_headers
+        .iter()
+        .for_each(|name| drop(headers.remove(name)));
     validate_headers(&headers)?;
     ep.headers = headers;
     ep.updated_at = now_ms();

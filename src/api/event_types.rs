@@ -16,7 +16,10 @@ use crate::store::StoreError;
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/event-type", get(list).post(create))
-        .route("/api/v1/event-type/{name}", get(read).put(upsert).patch(patch).delete(remove))
+        .route(
+            "/api/v1/event-type/{name}",
+            get(read).put(upsert).patch(patch).delete(remove),
+        )
 }
 
 #[derive(Deserialize)]
@@ -84,7 +87,10 @@ impl EventTypeIn {
         validate::key("name", &name)?;
         validate::text("description", &self.description, 0, 4096)?;
         if self.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-            return Err(crate::error::ApiError::invalid_field("schemas", "schemas must be an object"));
+            return Err(crate::error::ApiError::invalid_field(
+                "schemas",
+                "schemas must be an object",
+            ));
         }
         Ok(EventType {
             name,
@@ -100,9 +106,19 @@ impl EventTypeIn {
     }
 }
 
-async fn list(State(s): State<ApiState>, q: QueryParams) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
-    let page = s.store.list_event_types(q.page()?, q.flag("include_archived", false)?).await?;
-    Ok(Json(ListResponse::from_page(page, |e| e.name.clone(), EventTypeOut::from)))
+async fn list(
+    State(s): State<ApiState>,
+    q: QueryParams,
+) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
+    let page = s
+        .store
+        .list_event_types(q.page()?, q.flag("include_archived", false)?)
+        .await?;
+    Ok(Json(ListResponse::from_page(
+        page,
+        |e| e.name.clone(),
+        EventTypeOut::from,
+    )))
 }
 
 async fn create(
@@ -110,11 +126,17 @@ async fn create(
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     let name = input.name.clone().unwrap_or_default();
-    let event_type = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
+    let event_type = s
+        .store
+        .insert_event_type(input.into_event_type(name, now_ms())?)
+        .await?;
     Ok((StatusCode::CREATED, Json(event_type.into())))
 }
 
-async fn read(State(s): State<ApiState>, Path(name): Path<String>) -> ApiResult<Json<EventTypeOut>> {
+async fn read(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<EventTypeOut>> {
     Ok(Json(s.store.get_event_type(&name).await?.into()))
 }
 
@@ -126,10 +148,16 @@ async fn upsert(
     match s.store.get_event_type(&name).await {
         Ok(current) => {
             let updated = input.into_event_type(name, current.created_at)?;
-            Ok((StatusCode::OK, Json(s.store.update_event_type(updated).await?.into())))
+            Ok((
+                StatusCode::OK,
+                Json(s.store.update_event_type(updated).await?.into()),
+            ))
         }
         Err(StoreError::NotFound(_)) => {
-            let created = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
+            let created = s
+                .store
+                .insert_event_type(input.into_event_type(name, now_ms())?)
+                .await?;
             Ok((StatusCode::CREATED, Json(created.into())))
         }
         Err(e) => Err(e.into()),
@@ -156,7 +184,11 @@ async fn patch(
 }
 
 /// Archives the type (it stays usable and can be restored), or deletes it with `expunge=true`.
-async fn remove(State(s): State<ApiState>, Path(name): Path<String>, q: QueryParams) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    q: QueryParams,
+) -> ApiResult<StatusCode> {
     if q.flag("expunge", false)? {
         s.store.expunge_event_type(&name).await?;
     } else {

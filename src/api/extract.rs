@@ -25,10 +25,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => ApiError::validation(err.to_string()),
-            _ => ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {err}")),
-        })
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|err| match err.classify() {
+                serde_json::error::Category::Data => ApiError::validation(err.to_string()),
+                _ => ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("the body is not valid JSON: {err}"),
+                ),
+            })
     }
 }
 
@@ -55,7 +60,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, with comma-separated values split.
@@ -74,18 +83,27 @@ impl QueryParams {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(other) => Err(ApiError::bad_request(format!("{name} must be true or false, not {other:?}"))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "{name} must be true or false, not {other:?}"
+            ))),
         }
     }
 
     /// A time filter. A time without an offset is taken as UTC.
     pub fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        let Some(text) = self.get(name) else { return Ok(None) };
-        let has_offset = text.ends_with(['Z', 'z']) || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
-        let full = if has_offset { text.to_owned() } else { format!("{text}Z") };
-        parse_rfc3339(&full)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} must be an RFC 3339 time, not {text:?}")))
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        let has_offset =
+            text.ends_with(['Z', 'z']) || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
+        let full = if has_offset {
+            text.to_owned()
+        } else {
+            format!("{text}Z")
+        };
+        parse_rfc3339(&full).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!("{name} must be an RFC 3339 time, not {text:?}"))
+        })
     }
 
     /// `limit` (1–250, default 50) and `iterator`; an iterator starting with `-` reads backwards.
@@ -96,7 +114,9 @@ impl QueryParams {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=250).contains(n))
-                .ok_or_else(|| ApiError::bad_request("limit must be a whole number from 1 to 250"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request("limit must be a whole number from 1 to 250")
+                })?,
         };
         let cursor = match self.get("iterator").filter(|i| !i.is_empty()) {
             None => Cursor::Start,
@@ -115,7 +135,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let escaped = (bytes[i] == b'%')
-            .then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .then(|| {
+                s.get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .flatten();
         match (bytes[i], escaped) {
             (_, Some(b)) => {
@@ -151,12 +174,19 @@ impl<T> ListResponse<T> {
         let iterator = page.items.last().map(&key);
         let prev_iterator = page.items.first().map(|m| format!("-{}", key(m)));
         let data = page.items.into_iter().map(out).collect();
-        Self { data, iterator, prev_iterator, done: !page.has_more }
+        Self {
+            data,
+            iterator,
+            prev_iterator,
+            done: !page.has_more,
+        }
     }
 }
 
 /// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`).
-pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -167,6 +197,9 @@ mod tests {
     #[test]
     fn decodes_percent_and_plus() {
         assert_eq!(percent_decode("a%2Cb+c%2"), "a,b c%2");
-        assert_eq!(percent_decode("2024-01-01T00%3A00%3A00%2B00%3A00"), "2024-01-01T00:00:00+00:00");
+        assert_eq!(
+            percent_decode("2024-01-01T00%3A00%3A00%2B00%3A00"),
+            "2024-01-01T00:00:00+00:00"
+        );
     }
 }

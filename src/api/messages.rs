@@ -38,7 +38,11 @@ impl MessageOut {
     /// Svix's clients ask `with_content=false` to get `{}` in place of the payload.
     pub fn new(m: Message, with_content: bool) -> Self {
         let empty = || RawValue::from_string("{}".into()).expect("{} is JSON");
-        let payload = if with_content { RawValue::from_string(m.payload).unwrap_or_else(|_| empty()) } else { empty() };
+        let payload = if with_content {
+            RawValue::from_string(m.payload).unwrap_or_else(|_| empty())
+        } else {
+            empty()
+        };
         Self {
             id: m.id,
             event_type: m.event_type,
@@ -60,13 +64,20 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     let app = resolve(&s, &app_id).await?;
     let key = match headers.get("idempotency-key") {
-        Some(v) => Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?.to_owned()),
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
+                .to_owned(),
+        ),
         None => None,
     };
     let message = match s.ingest.accept(&app, input, key).await? {
         Accepted::Created { message, .. } | Accepted::Replayed(message) => message,
     };
-    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, q.flag("with_content", true)?))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageOut::new(message, q.flag("with_content", true)?)),
+    ))
 }
 
 async fn read(
@@ -76,7 +87,10 @@ async fn read(
 ) -> ApiResult<Json<MessageOut>> {
     let app = resolve(&s, &app_id).await?;
     let message = s.store.get_message(&app.id, &msg_id).await?;
-    Ok(Json(MessageOut::new(message, q.flag("with_content", true)?)))
+    Ok(Json(MessageOut::new(
+        message,
+        q.flag("with_content", true)?,
+    )))
 }
 
 async fn list(
@@ -93,5 +107,9 @@ async fn list(
     };
     let with_content = q.flag("with_content", true)?;
     let page = s.store.list_messages(&app.id, filter, q.page()?).await?;
-    Ok(Json(ListResponse::from_page(page, |m| m.id.clone(), |m| MessageOut::new(m, with_content))))
+    Ok(Json(ListResponse::from_page(
+        page,
+        |m| m.id.clone(),
+        |m| MessageOut::new(m, with_content),
+    )))
 }

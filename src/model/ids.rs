@@ -2,6 +2,7 @@
 //! body (48-bit millisecond time + 80 random bits, Crockford base32), so ids sort by creation
 //! time and pagination can use the id itself as its cursor.
 
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -11,15 +12,27 @@ pub const ENDPOINT: &str = "ep_";
 pub const MESSAGE: &str = "msg_";
 pub const ATTEMPT: &str = "atmpt_";
 
+/// The last id body handed out, so ids made in the same millisecond still sort in the order
+/// they were made (the random part is incremented instead of redrawn).
+static LAST: Mutex<u128> = Mutex::new(0);
+
 /// A new id with the given prefix.
 pub fn new_id(prefix: &str) -> String {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as u128;
-    let mut random = [0u8; 10];
-    fill_random(&mut random);
-    let mut value: u128 = millis << 80;
-    for (i, byte) in random.iter().enumerate() {
-        value |= u128::from(*byte) << (8 * (9 - i));
-    }
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut random = [0u8; 16];
+    fill_random(&mut random[6..]);
+    let fresh = (millis << 80) | (u128::from_be_bytes(random) & ((1 << 80) - 1));
+    let value = {
+        let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *last = if fresh >> 80 <= *last >> 80 {
+            *last + 1
+        } else {
+            fresh
+        };
+        *last
+    };
     let mut out = String::with_capacity(prefix.len() + 26);
     out.push_str(prefix);
     for i in (0..26).rev() {
@@ -46,12 +59,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_have_prefix_length_and_sort_by_time() {
-        let a = new_id(MESSAGE);
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = new_id(MESSAGE);
-        assert!(a.starts_with("msg_"));
-        assert_eq!(a.len(), 4 + 26);
-        assert!(a < b);
+    fn ids_have_prefix_length_and_sort_by_creation() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id(MESSAGE)).collect();
+        assert!(ids[0].starts_with("msg_"));
+        assert_eq!(ids[0].len(), 4 + 26);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -93,7 +93,10 @@ impl Endpoint {
     pub fn signing_secrets(&self, now: i64) -> Vec<&str> {
         let mut secrets = vec![self.secret.as_str()];
         secrets.extend(
-            self.previous_secrets.iter().filter(|s| s.expires_at > now).map(|s| s.secret.as_str()),
+            self.previous_secrets
+                .iter()
+                .filter(|s| s.expires_at > now)
+                .map(|s| s.secret.as_str()),
         );
         secrets
     }
@@ -193,10 +196,30 @@ mod tests {
         let types = strings(&["user.created"]);
         let chans = strings(&["eu"]);
         assert!(subscription_matches(None, None, "x", None));
-        assert!(subscription_matches(Some(&types), None, "user.created", None));
-        assert!(!subscription_matches(Some(&types), None, "user.deleted", None));
+        assert!(subscription_matches(
+            Some(&types),
+            None,
+            "user.created",
+            None
+        ));
+        assert!(!subscription_matches(
+            Some(&types),
+            None,
+            "user.deleted",
+            None
+        ));
         assert!(!subscription_matches(None, Some(&chans), "x", None));
-        assert!(subscription_matches(None, Some(&chans), "x", Some(&strings(&["us", "eu"]))));
-        assert!(!subscription_matches(None, Some(&chans), "x", Some(&strings(&["us"]))));
+        assert!(subscription_matches(
+            None,
+            Some(&chans),
+            "x",
+            Some(&strings(&["us", "eu"]))
+        ));
+        assert!(!subscription_matches(
+            None,
+            Some(&chans),
+            "x",
+            Some(&strings(&["us"]))
+        ));
     }
 }

@@ -10,7 +10,10 @@ use crate::model::ids::fill_random;
 const TOKEN_FILE: &str = "admin-token";
 
 /// The token to require, and whether it was generated just now (so it is announced once).
-pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> Result<(String, bool), String> {
+pub fn load_or_generate(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> Result<(String, bool), String> {
     if let Some(token) = configured {
         return Ok((token.to_owned(), false));
     }
@@ -35,8 +38,12 @@ pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> Result<(St
 fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(token.as_bytes())?;
     file.sync_all()
 }

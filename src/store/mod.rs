@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{
-    Application, Attempt, DeliveryState, Endpoint, EventType, Message,
-};
+use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
 
 /// What can go wrong in the store, in terms the API can map to a status.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,12 +153,14 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
             let store = sqlite::SqliteStore::open(&data_dir.join("hookd.db"))?;
             Ok(Arc::new(store))
         }
-        Some(url) => match url.split_once("://").map(|(scheme, rest)| (scheme, rest)) {
+        Some(url) => match url.split_once("://") {
             Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
             Some(("postgres" | "postgresql", _)) => {
                 Err("PostgreSQL is not supported by this build yet; use SQLite".into())
             }
-            _ => Err(format!("unsupported database URL {url:?}: expected sqlite://PATH")),
+            _ => Err(format!(
+                "unsupported database URL {url:?}: expected sqlite://PATH"
+            )),
         },
     }
 }

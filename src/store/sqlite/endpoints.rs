@@ -49,15 +49,32 @@ pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreRes
         "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)"
     );
     conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row([app_id, id_or_uid], rows::endpoint).optional())
+        .and_then(|mut stmt| {
+            stmt.query_row([app_id, id_or_uid], rows::endpoint)
+                .optional()
+        })
         .map_err(internal)?
         .ok_or(StoreError::NotFound("endpoint"))
 }
 
-pub(super) fn list(conn: &Connection, app_id: &str, query: &ListQuery) -> StoreResult<Page<Endpoint>> {
+pub(super) fn list(
+    conn: &Connection,
+    app_id: &str,
+    query: &ListQuery,
+) -> StoreResult<Page<Endpoint>> {
     let select = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?");
-    let order = Order { key: "id", descending: false };
-    paged(conn, &select, vec![Value::Text(app_id.into())], order, query, rows::endpoint)
+    let order = Order {
+        key: "id",
+        descending: false,
+    };
+    paged(
+        conn,
+        &select,
+        vec![Value::Text(app_id.into())],
+        order,
+        query,
+        rows::endpoint,
+    )
 }
 
 /// The endpoints of an application that could receive messages, for fan-out.
@@ -102,7 +119,10 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
 
 pub(super) fn delete(conn: &Connection, app_id: &str, id: &str) -> StoreResult<()> {
     let changed = conn
-        .execute("DELETE FROM endpoints WHERE app_id = ? AND id = ?", [app_id, id])
+        .execute(
+            "DELETE FROM endpoints WHERE app_id = ? AND id = ?",
+            [app_id, id],
+        )
         .map_err(internal)?;
     found(changed, "endpoint")
 }

@@ -120,7 +120,11 @@ pub(super) fn attempt(row: &Row) -> rusqlite::Result<Attempt> {
         response_status_code: row.get("response_status_code")?,
         response_duration_ms: row.get("response_duration_ms")?,
         status: DeliveryStatus::from_code(row.get("status")?),
-        trigger_type: if trigger == 1 { TriggerType::Manual } else { TriggerType::Scheduled },
+        trigger_type: if trigger == 1 {
+            TriggerType::Manual
+        } else {
+            TriggerType::Scheduled
+        },
         created_at: row.get("created_at")?,
     })
 }

@@ -1,0 +1,130 @@
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn application_crud_by_id_and_uid() {
+    let app = TestApp::spawn().await;
+    let (status, created) = app
+        .post(
+            "/api/v1/app",
+            json!({"name": "Shop", "uid": "shop", "metadata": {"team": "a"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("app_"));
+    assert_eq!(created["metadata"]["team"], "a");
+    assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    for key in [id, "shop"] {
+        let (status, got) = app.get(&format!("/api/v1/app/{key}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got["id"], id);
+    }
+
+    let (status, put) = app
+        .put("/api/v1/app/shop", json!({"name": "Shop 2", "uid": "shop"}))
+        .await;
+    assert_eq!(
+        (status, put["name"].as_str()),
+        (StatusCode::OK, Some("Shop 2"))
+    );
+    let (status, patched) = app
+        .patch(&format!("/api/v1/app/{id}/"), json!({"throttleRate": 5}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (patched["name"].as_str(), patched["throttleRate"].as_u64()),
+        (Some("Shop 2"), Some(5))
+    );
+
+    let (status, upserted) = app.put("/api/v1/app/new-one", json!({"name": "New"})).await;
+    assert_eq!(
+        (status, upserted["uid"].as_str()),
+        (StatusCode::CREATED, Some("new-one"))
+    );
+
+    assert_eq!(
+        app.delete("/api/v1/app/shop").await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/app/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn duplicate_uid_is_a_conflict_and_get_if_exists_returns_it() {
+    let app = TestApp::spawn().await;
+    app.create_app("dup").await;
+    let (status, err) = app
+        .post("/api/v1/app", json!({"name": "x", "uid": "dup"}))
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let (status, got) = app
+        .post(
+            "/api/v1/app?get_if_exists=true",
+            json!({"name": "x", "uid": "dup"}),
+        )
+        .await;
+    assert_eq!((status, got["uid"].as_str()), (StatusCode::OK, Some("dup")));
+}
+
+#[tokio::test]
+async fn pagination_walks_forwards_and_back() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.create_app(&format!("app-{i}")).await;
+    }
+    let (_, first) = app.get("/api/v1/app?limit=2").await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(first["done"], false);
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["uid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["app-0", "app-1"]);
+
+    let (_, second) = app
+        .get(&format!(
+            "/api/v1/app?limit=2&iterator={}",
+            first["iterator"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(names(&second), ["app-2", "app-3"]);
+    let (_, third) = app
+        .get(&format!(
+            "/api/v1/app?limit=2&iterator={}",
+            second["iterator"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (names(&third), third["done"].as_bool()),
+        (vec!["app-4".to_owned()], Some(true))
+    );
+
+    let prev = second["prevIterator"].as_str().unwrap();
+    let (_, back) = app
+        .get(&format!("/api/v1/app?limit=2&iterator={prev}"))
+        .await;
+    assert_eq!(names(&back), ["app-0", "app-1"]);
+
+    let (_, empty) = app
+        .get(&format!(
+            "/api/v1/app?iterator={}",
+            third["iterator"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(empty["data"].as_array().unwrap().len(), 0);
+    assert!(empty["iterator"].is_null() && empty["done"] == true);
+}

@@ -1,0 +1,248 @@
+//! The test app: the real server on a random loopback port with a fresh SQLite file, and a
+//! small JSON client for it.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use hookd::app::App;
+use hookd::config::{Config, Layers};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// A fresh, empty directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(hookd::model::ids::new_id("hookd-test-"));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A configuration for tests: port 0, the given data dir, a known token.
+pub fn test_config(dir: &TempDir) -> Config {
+    let mut config = Layers::new().resolve().expect("defaults resolve");
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.data_dir = dir.0.clone();
+    config.admin_token = Some(TOKEN.into());
+    config
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Api,
+    shutdown: CancellationToken,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with `adjust` applied to the test configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = TempDir::new();
+        let mut config = test_config(&dir);
+        adjust(&mut config);
+        let app = App::build(config).await.expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            client: Api::new(&base, Some(TOKEN)),
+            base,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.client.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.client
+            .call(Method::POST, path, Some(body.to_string()))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.client
+            .call(Method::PUT, path, Some(body.to_string()))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.client
+            .call(Method::PATCH, path, Some(body.to_string()))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.client.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates an application and returns its id.
+    pub async fn create_app(&self, uid: &str) -> String {
+        let (status, app) = self
+            .post("/api/v1/app", serde_json::json!({"name": uid, "uid": uid}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{app}");
+        app["id"].as_str().expect("id").to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A JSON client for hookd's API.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Api {
+    pub fn new(base: &str, token: Option<&str>) -> Self {
+        let http = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+            http,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    /// Sends a request with extra headers; the answer's body parsed as JSON (`Null` if empty).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        self.try_call_with(method, path, body, headers)
+            .await
+            .expect("hookd answers")
+    }
+
+    /// Like [`Api::call_with`], but a connection failure is an `Err` (the server may be dead).
+    pub async fn try_call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, Value), String> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .expect("request");
+        let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("non-JSON answer: {bytes:?}"))
+        };
+        Ok((status, value))
+    }
+}
+
+/// A `hookd serve` process of the built binary, for tests that kill it.
+pub struct Process {
+    pub child: std::process::Child,
+    pub api: Api,
+}
+
+impl Process {
+    pub async fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+        cmd.arg("serve")
+            .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOOKD_DATA_DIR", data_dir)
+            .env("HOOKD_ADMIN_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let api = Api::new(&format!("http://127.0.0.1:{port}"), Some(TOKEN));
+        // Owned by `Process` at once, so its Drop reaps the child even if start-up fails.
+        let process = Self {
+            child: cmd.spawn().expect("start hookd"),
+            api,
+        };
+        for _ in 0..200 {
+            let health = process
+                .api
+                .try_call_with(Method::GET, "/api/v1/health", None, &[]);
+            if let Ok((StatusCode::NO_CONTENT, _)) = health.await {
+                return process;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("hookd did not become healthy on port {port}");
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

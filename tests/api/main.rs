@@ -1,0 +1,11 @@
+//! hookd's integration tests: one binary, the real server on port 0, a fresh SQLite file per
+//! test, real HTTP.
+
+mod applications;
+mod crash;
+mod endpoints;
+mod errors;
+mod event_types;
+mod helpers;
+mod messages;
+mod svix_sdk;
