@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::dispatch::Dispatcher;
 use crate::ingest::Ingest;
 use crate::security::token;
 use crate::store::{self, Store};
@@ -20,6 +21,7 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<dyn Store>,
+    dispatcher: Dispatcher,
     admin_token: String,
 }
 
@@ -29,7 +31,8 @@ impl App {
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
         let work_available = Arc::new(Notify::new());
-        let ingest = Arc::new(Ingest::new(store.clone(), work_available));
+        let ingest = Arc::new(Ingest::new(store.clone(), work_available.clone()));
+        let dispatcher = Dispatcher::new(store.clone(), work_available, &config.delivery);
         let state = ApiState {
             store: store.clone(),
             ingest,
@@ -38,20 +41,12 @@ impl App {
         };
         let router = api::router(state, config.max_body_size);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-            format!(
-                "cannot listen on {} (listen / HOOKD_LISTEN): {e}",
-                config.listen
-            )
+            format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen)
         })?;
         if generated {
             announce_token(&admin_token, &config);
         }
-        Ok(Self {
-            listener,
-            router,
-            store,
-            admin_token,
-        })
+        Ok(Self { listener, router, store, dispatcher, admin_token })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -67,16 +62,14 @@ impl App {
         &self.admin_token
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    /// Serves and delivers until `shutdown` is cancelled, then lets in-flight API requests and
+    /// deliveries finish (see [`Dispatcher::run`]).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
         let service = tower::ServiceExt::map_request(self.router, api::strip_trailing_slash);
-        axum::serve(
-            self.listener,
-            ServiceExt::<Request>::into_make_service(service),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+        let server = axum::serve(self.listener, ServiceExt::<Request>::into_make_service(service))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let (served, ()) = tokio::join!(server.into_future(), self.dispatcher.run(shutdown));
+        served.map_err(|e| format!("server error: {e}"))
     }
 }
 

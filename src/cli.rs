@@ -9,11 +9,7 @@ use crate::app::App;
 use crate::config::{Config, Layers};
 
 #[derive(Parser)]
-#[command(
-    name = "hookd",
-    version,
-    about = "Self-hosted webhook delivery service"
-)]
+#[command(name = "hookd", version, about = "Self-hosted webhook delivery service")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -60,10 +60,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
             .field("max_body_size", &self.max_body_size)
             .field("delivery", &self.delivery)
             .finish()
@@ -84,12 +81,8 @@ pub struct Layers {
 impl Layers {
     /// Starts from the embedded defaults.
     pub fn new() -> Self {
-        let mut layers = Self {
-            settings: BTreeMap::new(),
-        };
-        layers
-            .add_toml(DEFAULTS, "the built-in defaults")
-            .expect("built-in defaults are valid");
+        let mut layers = Self { settings: BTreeMap::new() };
+        layers.add_toml(DEFAULTS, "the built-in defaults").expect("built-in defaults are valid");
         layers
     }
 
@@ -131,9 +124,7 @@ impl Layers {
     /// Validates every key into a [`Config`].
     pub fn resolve(&self) -> Result<Config, String> {
         Ok(Config {
-            listen: self.parse("listen", |v| {
-                v.parse().map_err(|_| "expected HOST:PORT".into())
-            })?,
+            listen: self.parse("listen", |v| v.parse().map_err(|_| "expected HOST:PORT".into()))?,
             data_dir: self.parse("data_dir", |v| non_empty(v).map(PathBuf::from))?,
             database_url: self.parse("database_url", |v| Ok(optional(v)))?,
             admin_token: self.parse("admin_token", parse_token)?,
@@ -151,10 +142,7 @@ impl Layers {
     }
 
     fn parse<T>(&self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, String> {
-        let setting = self
-            .settings
-            .get(key)
-            .expect("every key has a built-in default");
+        let setting = self.settings.get(key).expect("every key has a built-in default");
         parse(setting.value.trim())
             .map_err(|why| format!("invalid {} ({:?}): {why}", setting.source, setting.value))
     }
@@ -169,11 +157,7 @@ impl Default for Layers {
 fn flatten(table: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
     let mut out = Vec::new();
     for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::Table(t) => out.extend(flatten(t, &key)),
             other => out.push((key, other.clone())),
@@ -200,11 +184,7 @@ fn optional(v: &str) -> Option<String> {
 }
 
 fn non_empty(v: &str) -> Result<&str, String> {
-    if v.is_empty() {
-        Err("must not be empty".into())
-    } else {
-        Ok(v)
-    }
+    if v.is_empty() { Err("must not be empty".into()) } else { Ok(v) }
 }
 
 fn parse_token(v: &str) -> Result<Option<String>, String> {
@@ -226,24 +206,18 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
 }
 
 fn parse_networks(v: &str) -> Result<Vec<IpNet>, String> {
-    list(v)
-        .map(|s| s.parse::<IpNet>().map_err(|e| format!("{s:?}: {e}")))
-        .collect()
+    list(v).map(|s| s.parse::<IpNet>().map_err(|e| format!("{s:?}: {e}"))).collect()
 }
 
 fn parse_schedule(v: &str) -> Result<Vec<Duration>, String> {
-    list(v)
-        .map(|s| parse_duration(s).map_err(|e| format!("{s:?}: {e}")))
-        .collect()
+    list(v).map(|s| parse_duration(s).map_err(|e| format!("{s:?}: {e}"))).collect()
 }
 
 /// `250ms`, `5s`, `5m`, `2h`, `5d`.
 pub fn parse_duration(v: &str) -> Result<Duration, String> {
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (digits, unit) = v.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "expected a duration such as 15s, 5m, 2h or 5d")?;
+    let n: u64 = digits.parse().map_err(|_| "expected a duration such as 15s, 5m, 2h or 5d")?;
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => n,
@@ -272,10 +246,7 @@ mod tests {
     fn later_layers_win_and_errors_name_the_key() {
         let mut layers = Layers::new();
         layers
-            .add_toml(
-                "listen = \"0.0.0.0:9000\"\n[delivery]\nrequest_timeout = \"3s\"",
-                "f.toml",
-            )
+            .add_toml("listen = \"0.0.0.0:9000\"\n[delivery]\nrequest_timeout = \"3s\"", "f.toml")
             .unwrap();
         layers.add_env(|k| (k == "HOOKD_LISTEN").then(|| "127.0.0.1:9001".into()));
         let config = layers.resolve().unwrap();
@@ -284,16 +255,8 @@ mod tests {
 
         layers.add_env(|k| (k == "HOOKD_RETRY_SCHEDULE").then(|| "5s,soon".into()));
         let err = layers.resolve().unwrap_err();
-        assert!(
-            err.contains("HOOKD_RETRY_SCHEDULE") && err.contains("soon"),
-            "{err}"
-        );
-        assert!(
-            Layers::new()
-                .add_toml("colour = 1", "f.toml")
-                .unwrap_err()
-                .contains("colour")
-        );
+        assert!(err.contains("HOOKD_RETRY_SCHEDULE") && err.contains("soon"), "{err}");
+        assert!(Layers::new().add_toml("colour = 1", "f.toml").unwrap_err().contains("colour"));
     }
 
     #[test]

@@ -89,21 +89,13 @@ struct FieldError<'a> {
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            loc: Vec::new(),
-        }
+        Self { code, detail: detail.into(), loc: Vec::new() }
     }
 
     /// A 422 that names the field at fault.
     pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
         let loc = vec!["body".to_owned(), field.to_owned()];
-        Self {
-            code: ErrorCode::Validation,
-            detail: detail.into(),
-            loc,
-        }
+        Self { code: ErrorCode::Validation, detail: detail.into(), loc }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -124,38 +116,18 @@ impl IntoResponse for ApiError {
         let code = self.code.as_str();
         match self.code {
             ErrorCode::Validation => {
-                let loc = if self.loc.is_empty() {
-                    vec!["body".to_owned()]
-                } else {
-                    self.loc
-                };
-                let field = FieldError {
-                    loc: &loc,
-                    msg: &self.detail,
-                    kind: "value_error",
-                };
-                (
-                    self.code.status(),
-                    Json(ErrorBody {
-                        code,
-                        detail: [field],
-                    }),
-                )
-                    .into_response()
+                let loc = if self.loc.is_empty() { vec!["body".to_owned()] } else { self.loc };
+                let field = FieldError { loc: &loc, msg: &self.detail, kind: "value_error" };
+                (self.code.status(), Json(ErrorBody { code, detail: [field] })).into_response()
             }
             ErrorCode::Internal => {
                 tracing::error!(detail = %self.detail, "internal error");
                 let detail = "internal error; see the server log";
                 (self.code.status(), Json(ErrorBody { code, detail })).into_response()
             }
-            _ => (
-                self.code.status(),
-                Json(ErrorBody {
-                    code,
-                    detail: &self.detail,
-                }),
-            )
-                .into_response(),
+            _ => {
+                (self.code.status(), Json(ErrorBody { code, detail: &self.detail })).into_response()
+            }
         }
     }
 }

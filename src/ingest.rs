@@ -32,10 +32,7 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(store: Arc<dyn Store>, work_available: Arc<Notify>) -> Self {
-        Self {
-            store,
-            work_available,
-        }
+        Self { store, work_available }
     }
 
     /// Validates and durably stores `input` for `app`; replays the first answer for a known
@@ -57,13 +54,7 @@ impl Ingest {
             payload: input.payload.get().to_owned(),
             created_at: now_ms(),
         };
-        let accepted = self
-            .store
-            .accept_message(NewMessage {
-                message,
-                idempotency_key,
-            })
-            .await?;
+        let accepted = self.store.accept_message(NewMessage { message, idempotency_key }).await?;
         if matches!(accepted, Accepted::Created { deliveries, .. } if deliveries > 0) {
             self.work_available.notify_one();
         }
@@ -79,10 +70,7 @@ impl Ingest {
 fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
     crate::api::validate::key("eventType", &input.event_type)?;
     if !input.payload.get().trim_start().starts_with('{') {
-        return Err(ApiError::invalid_field(
-            "payload",
-            "payload must be a JSON object",
-        ));
+        return Err(ApiError::invalid_field("payload", "payload must be a JSON object"));
     }
     if let Some(event_id) = &input.event_id {
         crate::api::validate::text("eventId", event_id, 1, 256)?;
@@ -93,10 +81,7 @@ fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
         .as_ref()
         .is_some_and(|t| t.len() > 5 || t.iter().any(|t| t.is_empty() || t.len() > 128))
     {
-        return Err(ApiError::invalid_field(
-            "tags",
-            "at most 5 tags of 1 to 128 characters",
-        ));
+        return Err(ApiError::invalid_field("tags", "at most 5 tags of 1 to 128 characters"));
     }
     if idempotency_key.is_some_and(|k| k.is_empty() || k.len() > 256) {
         return Err(ApiError::bad_request(

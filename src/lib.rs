@@ -4,6 +4,8 @@
 //! - [`api`]: where a request enters (axum routes, auth, JSON errors);
 //! - [`ingest`]: validation, idempotency and fan-out of a new message;
 //! - [`store`]: where messages, deliveries and attempts are kept (the `Store` trait, SQLite);
+//! - [`dispatch`]: where a delivery is sent from (claims, HTTP client, retries);
+//! - [`profile`]: how a delivery becomes a request (envelope, headers, signature);
 //! - [`model`]: the domain types and ids; [`signing`]: secrets and signatures;
 //! - [`security`]: the SSRF guard and the API token; [`config`]: layered configuration;
 //! - [`app`]: wiring and lifecycle; [`cli`]: the command line.
@@ -12,9 +14,11 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod ingest;
 pub mod model;
+pub mod profile;
 pub mod security;
 pub mod signing;
 pub mod store;

@@ -22,11 +22,7 @@ pub fn validate_secret(secret: &str) -> Result<(), String> {
     let key = secret
         .strip_prefix(PREFIX)
         .ok_or("the secret must start with whsec_")
-        .and_then(|b64| {
-            STANDARD
-                .decode(b64)
-                .map_err(|_| "the secret is not valid base64")
-        })?;
+        .and_then(|b64| STANDARD.decode(b64).map_err(|_| "the secret is not valid base64"))?;
     if (24..=64).contains(&key.len()) {
         Ok(())
     } else {

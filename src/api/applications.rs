@@ -16,10 +16,7 @@ use crate::store::StoreError;
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/app", get(list).post(create))
-        .route(
-            "/api/v1/app/{app_id}",
-            get(read).put(upsert).patch(patch).delete(remove),
-        )
+        .route("/api/v1/app/{app_id}", get(read).put(upsert).patch(patch).delete(remove))
 }
 
 #[derive(Deserialize)]
@@ -108,11 +105,7 @@ async fn list(
     q: QueryParams,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
     let page = s.store.list_apps(q.page()?).await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |a| a.id.clone(),
-        ApplicationOut::from,
-    )))
+    Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), ApplicationOut::from)))
 }
 
 async fn create(
@@ -147,10 +140,9 @@ async fn upsert(
     JsonBody(mut input): JsonBody<ApplicationIn>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
     match s.store.get_app(&app_id).await {
-        Ok(current) => Ok((
-            StatusCode::OK,
-            Json(s.store.update_app(input.apply(current)?).await?.into()),
-        )),
+        Ok(current) => {
+            Ok((StatusCode::OK, Json(s.store.update_app(input.apply(current)?).await?.into())))
+        }
         Err(StoreError::NotFound(_)) => {
             input.uid.get_or_insert(app_id);
             let app = s.store.insert_app(input.apply(blank_app())?).await?;
@@ -172,9 +164,7 @@ async fn patch(
         throttle_rate: p.throttle_rate.unwrap_or(current.rate_limit),
         metadata: p.metadata.unwrap_or_else(|| current.metadata.clone()),
     };
-    Ok(Json(
-        s.store.update_app(merged.apply(current)?).await?.into(),
-    ))
+    Ok(Json(s.store.update_app(merged.apply(current)?).await?.into()))
 }
 
 async fn remove(State(s): State<ApiState>, Path(app_id): Path<String>) -> ApiResult<StatusCode> {

@@ -16,18 +16,9 @@ use crate::model::{Attempt, DeliveryState, DeliveryStatus};
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(by_message))
-        .route(
-            "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
-            get(by_endpoint),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
-            get(destinations),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
-            post(resend),
-        )
+        .route("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", get(by_endpoint))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", post(resend))
 }
 
 fn status_text(status: DeliveryStatus) -> &'static str {
@@ -81,11 +72,7 @@ async fn by_message(
     let app = resolve(&s, &app_id).await?;
     let msg = s.store.get_message(&app.id, &msg_id).await?;
     let page = s.store.list_attempts_by_message(&msg.id, q.page()?).await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |a| a.id.clone(),
-        AttemptOut::from,
-    )))
+    Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), AttemptOut::from)))
 }
 
 async fn by_endpoint(
@@ -95,15 +82,8 @@ async fn by_endpoint(
 ) -> ApiResult<Json<ListResponse<AttemptOut>>> {
     let app = resolve(&s, &app_id).await?;
     let endpoint = s.store.get_endpoint(&app.id, &endpoint_id).await?;
-    let page = s
-        .store
-        .list_attempts_by_endpoint(&endpoint.id, q.page()?)
-        .await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |a| a.id.clone(),
-        AttemptOut::from,
-    )))
+    let page = s.store.list_attempts_by_endpoint(&endpoint.id, q.page()?).await?;
+    Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), AttemptOut::from)))
 }
 
 #[derive(Serialize)]
@@ -123,27 +103,20 @@ async fn destinations(
 ) -> ApiResult<Json<ListResponse<DestinationOut>>> {
     let app = resolve(&s, &app_id).await?;
     let msg = s.store.get_message(&app.id, &msg_id).await?;
-    let data = s
-        .store
-        .list_deliveries_of_message(&msg.id)
-        .await?
-        .into_iter()
-        .map(|d: DeliveryState| DestinationOut {
-            endpoint_id: d.endpoint_id,
-            status: d.status as u8,
-            status_text: status_text(d.status),
-            attempts: d.attempts,
-            next_attempt: d
-                .next_attempt_at
-                .filter(|_| d.status == DeliveryStatus::Pending)
-                .map(format_rfc3339),
+    let data =
+        s.store.list_deliveries_of_message(&msg.id).await?.into_iter().map(|d: DeliveryState| {
+            DestinationOut {
+                endpoint_id: d.endpoint_id,
+                status: d.status as u8,
+                status_text: status_text(d.status),
+                attempts: d.attempts,
+                next_attempt: d
+                    .next_attempt_at
+                    .filter(|_| d.status == DeliveryStatus::Pending)
+                    .map(format_rfc3339),
+            }
         });
-    Ok(Json(ListResponse {
-        data: data.collect(),
-        iterator: None,
-        prev_iterator: None,
-        done: true,
-    }))
+    Ok(Json(ListResponse { data: data.collect(), iterator: None, prev_iterator: None, done: true }))
 }
 
 /// Sends the message to the endpoint again, now (a manual attempt). Answers 202 with `{}`,

@@ -14,7 +14,7 @@ use super::{ApiState, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::model::{Endpoint, ExpiringSecret, Metadata, ids};
-use crate::signing;
+use crate::{profile, signing};
 
 pub fn routes() -> Router<ApiState> {
     let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
@@ -22,6 +22,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
         .route(ep, get(read).put(replace).patch(patch).delete(remove))
         .route(&format!("{ep}/secret"), get(read_secret))
+        .route(&format!("{ep}/recover"), post(recover))
         .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
         .route(
             &format!("{ep}/headers"),
@@ -48,6 +49,9 @@ struct EndpointIn {
     metadata: Metadata,
     secret: Option<String>,
     headers: Option<BTreeMap<String, String>>,
+    /// hookd's addition: the wire contract (`standard`, `svix`, …).
+    profile: Option<String>,
+    profile_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +70,8 @@ struct EndpointPatch {
     #[serde(default, deserialize_with = "nullable", alias = "rateLimit")]
     throttle_rate: Option<Option<u32>>,
     metadata: Option<Metadata>,
+    profile: Option<String>,
+    profile_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +89,8 @@ pub struct EndpointOut {
     throttle_rate: Option<u32>,
     rate_limit: Option<u32>,
     metadata: Metadata,
+    profile: String,
+    profile_config: serde_json::Map<String, serde_json::Value>,
     created_at: String,
     updated_at: String,
 }
@@ -102,6 +110,8 @@ impl From<Endpoint> for EndpointOut {
             throttle_rate: e.throttle_rate,
             rate_limit: e.throttle_rate,
             metadata: e.metadata,
+            profile: e.profile,
+            profile_config: e.profile_config,
             created_at: format_rfc3339(e.created_at),
             updated_at: format_rfc3339(e.updated_at),
         }
@@ -139,15 +149,27 @@ impl EndpointIn {
         ep.channels = self.channels;
         ep.throttle_rate = self.throttle_rate;
         ep.metadata = self.metadata;
+        if let Some(profile) = self.profile {
+            if !profile::NAMES.contains(&profile.as_str()) {
+                let names = profile::NAMES.join(", ");
+                return Err(ApiError::invalid_field(
+                    "profile",
+                    format!("profile must be one of {names}"),
+                ));
+            }
+            ep.profile = profile;
+        }
+        if let Some(config) = self.profile_config {
+            ep.profile_config = config;
+        }
         ep.updated_at = now_ms();
         Ok(ep)
     }
 }
 
 fn validate_url(url: &str) -> ApiResult<()> {
-    let uri: axum::http::Uri = url
-        .parse()
-        .map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
+    let uri: axum::http::Uri =
+        url.parse().map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     if !scheme_ok || uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
         return Err(ApiError::invalid_field(
@@ -159,21 +181,12 @@ fn validate_url(url: &str) -> ApiResult<()> {
 }
 
 /// Names hookd sets itself; letting users override them would break signing or HTTP framing.
-const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "content-type",
-    "user-agent",
-];
+const RESERVED_HEADERS: &[&str] =
+    &["host", "content-length", "transfer-encoding", "connection", "content-type", "user-agent"];
 
 fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     if headers.len() > 64 {
-        return Err(ApiError::invalid_field(
-            "headers",
-            "at most 64 custom headers",
-        ));
+        return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
     }
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
@@ -210,6 +223,8 @@ fn blank_endpoint(app_id: &str) -> Endpoint {
         secret: signing::generate_secret(),
         previous_secrets: Vec::new(),
         failing_since: None,
+        profile: "standard".into(),
+        profile_config: serde_json::Map::new(),
         created_at: now,
         updated_at: now,
     }
@@ -227,11 +242,7 @@ async fn list(
 ) -> ApiResult<Json<ListResponse<EndpointOut>>> {
     let app = resolve(&s, &app_id).await?;
     let page = s.store.list_endpoints(&app.id, q.page()?).await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |e| e.id.clone(),
-        EndpointOut::from,
-    )))
+    Ok(Json(ListResponse::from_page(page, |e| e.id.clone(), EndpointOut::from)))
 }
 
 async fn create(
@@ -240,10 +251,7 @@ async fn create(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve(&s, &app_id).await?;
-    let endpoint = s
-        .store
-        .insert_endpoint(input.apply(blank_endpoint(&app.id))?)
-        .await?;
+    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id))?).await?;
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
@@ -260,9 +268,7 @@ async fn replace(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<Json<EndpointOut>> {
     let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(
-        s.store.update_endpoint(input.apply(current)?).await?.into(),
-    ))
+    Ok(Json(s.store.update_endpoint(input.apply(current)?).await?.into()))
 }
 
 async fn patch(
@@ -277,21 +283,16 @@ async fn patch(
         uid: p.uid.unwrap_or_else(|| current.uid.clone()),
         version: p.version,
         disabled: p.disabled.unwrap_or(current.disabled),
-        event_types: p
-            .event_types
-            .unwrap_or_else(|| current.filter_types.clone()),
+        event_types: p.event_types.unwrap_or_else(|| current.filter_types.clone()),
         channels: p.channels.unwrap_or_else(|| current.channels.clone()),
         throttle_rate: p.throttle_rate.unwrap_or(current.throttle_rate),
         metadata: p.metadata.unwrap_or_else(|| current.metadata.clone()),
         secret: None,
         headers: None,
+        profile: p.profile,
+        profile_config: p.profile_config,
     };
-    Ok(Json(
-        s.store
-            .update_endpoint(merged.apply(current)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(s.store.update_endpoint(merged.apply(current)?).await?.into()))
 }
 
 async fn remove(
@@ -299,9 +300,7 @@ async fn remove(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    s.store
-        .delete_endpoint(&endpoint.app_id, &endpoint.id)
-        .await?;
+    s.store.delete_endpoint(&endpoint.app_id, &endpoint.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,9 +313,7 @@ async fn read_secret(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    Ok(Json(SecretOut {
-        key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret,
-    }))
+    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
 }
 
 #[derive(Deserialize, Default)]
@@ -340,15 +337,10 @@ async fn rotate_secret(
         None => signing::generate_secret(),
     };
     let now = now_ms();
-    let grace = input
-        .grace_period_seconds
-        .map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
+    let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
     let old = std::mem::replace(&mut ep.secret, new.clone());
     ep.previous_secrets.retain(|p| p.expires_at > now);
-    ep.previous_secrets.push(ExpiringSecret {
-        secret: old,
-        expires_at: now + grace,
-    });
+    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
     ep.updated_at = now;
     s.store.update_endpoint(ep).await?;
     Ok(Json(SecretOut { key: new }))
@@ -373,10 +365,7 @@ async fn read_headers(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<HeadersOut>> {
     let headers = endpoint_of(&s, &app_id, &endpoint_id).await?.headers;
-    Ok(Json(HeadersOut {
-        headers,
-        sensitive: Vec::new(),
-    }))
+    Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
 }
 
 async fn replace_headers(
@@ -411,13 +400,53 @@ async fn save_headers(
             None => headers.remove(&name),
         };
     }
-    input
-        .delete_headers
-        .iter()
-        .for_each(|name| drop(headers.remove(name)));
+    input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
     validate_headers(&headers)?;
     ep.headers = headers;
     ep.updated_at = now_ms();
     s.store.update_endpoint(ep).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct RecoverIn {
+    since: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoverOut {
+    id: String,
+    status: &'static str,
+    task: &'static str,
+    updated_at: String,
+}
+
+/// Queues again the endpoint's failed deliveries since a time. The work is one statement, so
+/// the task Svix's shape describes is already finished when the answer comes.
+async fn recover(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RecoverIn>,
+) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let since = parse_time(&input.since)
+        .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
+    let now = now_ms();
+    let count = s.store.recover_failed(&ep.id, since, now).await?;
+    tracing::info!(endpoint = %ep.id, count, "recovering failed deliveries");
+    s.ingest.wake_dispatcher();
+    let out = RecoverOut {
+        id: ids::new_id("qtask_"),
+        status: "finished",
+        task: "endpoint.recover",
+        updated_at: format_rfc3339(now),
+    };
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// RFC 3339, with a missing offset taken as UTC (as some clients send naive times).
+pub fn parse_time(text: &str) -> Option<i64> {
+    crate::model::time::parse_rfc3339(text)
+        .or_else(|| crate::model::time::parse_rfc3339(&format!("{text}Z")))
 }

@@ -16,10 +16,7 @@ use crate::store::StoreError;
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/event-type", get(list).post(create))
-        .route(
-            "/api/v1/event-type/{name}",
-            get(read).put(upsert).patch(patch).delete(remove),
-        )
+        .route("/api/v1/event-type/{name}", get(read).put(upsert).patch(patch).delete(remove))
 }
 
 #[derive(Deserialize)]
@@ -110,15 +107,8 @@ async fn list(
     State(s): State<ApiState>,
     q: QueryParams,
 ) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
-    let page = s
-        .store
-        .list_event_types(q.page()?, q.flag("include_archived", false)?)
-        .await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |e| e.name.clone(),
-        EventTypeOut::from,
-    )))
+    let page = s.store.list_event_types(q.page()?, q.flag("include_archived", false)?).await?;
+    Ok(Json(ListResponse::from_page(page, |e| e.name.clone(), EventTypeOut::from)))
 }
 
 async fn create(
@@ -126,10 +116,7 @@ async fn create(
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     let name = input.name.clone().unwrap_or_default();
-    let event_type = s
-        .store
-        .insert_event_type(input.into_event_type(name, now_ms())?)
-        .await?;
+    let event_type = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
     Ok((StatusCode::CREATED, Json(event_type.into())))
 }
 
@@ -148,16 +135,10 @@ async fn upsert(
     match s.store.get_event_type(&name).await {
         Ok(current) => {
             let updated = input.into_event_type(name, current.created_at)?;
-            Ok((
-                StatusCode::OK,
-                Json(s.store.update_event_type(updated).await?.into()),
-            ))
+            Ok((StatusCode::OK, Json(s.store.update_event_type(updated).await?.into())))
         }
         Err(StoreError::NotFound(_)) => {
-            let created = s
-                .store
-                .insert_event_type(input.into_event_type(name, now_ms())?)
-                .await?;
+            let created = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
             Ok((StatusCode::CREATED, Json(created.into())))
         }
         Err(e) => Err(e.into()),

@@ -25,15 +25,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|err| match err.classify() {
-                serde_json::error::Category::Data => ApiError::validation(err.to_string()),
-                _ => ApiError::new(
-                    ErrorCode::InvalidJson,
-                    format!("the body is not valid JSON: {err}"),
-                ),
-            })
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| match err.classify() {
+            serde_json::error::Category::Data => ApiError::validation(err.to_string()),
+            _ => {
+                ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {err}"))
+            }
+        })
     }
 }
 
@@ -60,11 +57,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, with comma-separated values split.
@@ -83,9 +76,9 @@ impl QueryParams {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "{name} must be true or false, not {other:?}"
-            ))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("{name} must be true or false, not {other:?}")))
+            }
         }
     }
 
@@ -96,11 +89,7 @@ impl QueryParams {
         };
         let has_offset =
             text.ends_with(['Z', 'z']) || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
-        let full = if has_offset {
-            text.to_owned()
-        } else {
-            format!("{text}Z")
-        };
+        let full = if has_offset { text.to_owned() } else { format!("{text}Z") };
         parse_rfc3339(&full).map(Some).ok_or_else(|| {
             ApiError::bad_request(format!("{name} must be an RFC 3339 time, not {text:?}"))
         })
@@ -110,13 +99,11 @@ impl QueryParams {
     pub fn page(&self) -> Result<ListQuery, ApiError> {
         let limit = match self.get("limit") {
             None => 50,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=250).contains(n))
-                .ok_or_else(|| {
+            Some(v) => {
+                v.parse::<u32>().ok().filter(|n| (1..=250).contains(n)).ok_or_else(|| {
                     ApiError::bad_request("limit must be a whole number from 1 to 250")
-                })?,
+                })?
+            }
         };
         let cursor = match self.get("iterator").filter(|i| !i.is_empty()) {
             None => Cursor::Start,
@@ -135,10 +122,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let escaped = (bytes[i] == b'%')
-            .then(|| {
-                s.get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
+            .then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()))
             .flatten();
         match (bytes[i], escaped) {
             (_, Some(b)) => {
@@ -174,12 +158,7 @@ impl<T> ListResponse<T> {
         let iterator = page.items.last().map(&key);
         let prev_iterator = page.items.first().map(|m| format!("-{}", key(m)));
         let data = page.items.into_iter().map(out).collect();
-        Self {
-            data,
-            iterator,
-            prev_iterator,
-            done: !page.has_more,
-        }
+        Self { data, iterator, prev_iterator, done: !page.has_more }
     }
 }
 

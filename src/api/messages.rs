@@ -74,10 +74,7 @@ async fn create(
     let message = match s.ingest.accept(&app, input, key).await? {
         Accepted::Created { message, .. } | Accepted::Replayed(message) => message,
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageOut::new(message, q.flag("with_content", true)?)),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, q.flag("with_content", true)?))))
 }
 
 async fn read(
@@ -87,10 +84,7 @@ async fn read(
 ) -> ApiResult<Json<MessageOut>> {
     let app = resolve(&s, &app_id).await?;
     let message = s.store.get_message(&app.id, &msg_id).await?;
-    Ok(Json(MessageOut::new(
-        message,
-        q.flag("with_content", true)?,
-    )))
+    Ok(Json(MessageOut::new(message, q.flag("with_content", true)?)))
 }
 
 async fn list(
@@ -107,9 +101,5 @@ async fn list(
     };
     let with_content = q.flag("with_content", true)?;
     let page = s.store.list_messages(&app.id, filter, q.page()?).await?;
-    Ok(Json(ListResponse::from_page(
-        page,
-        |m| m.id.clone(),
-        |m| MessageOut::new(m, with_content),
-    )))
+    Ok(Json(ListResponse::from_page(page, |m| m.id.clone(), |m| MessageOut::new(m, with_content))))
 }

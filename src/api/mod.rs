@@ -47,10 +47,7 @@ pub fn router(state: ApiState, max_body_size: usize) -> Router {
         .merge(protected)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "this route does not take that method",
-            )
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
         .layer(DefaultBodyLimit::max(max_body_size))
         .with_state(state)
@@ -89,10 +86,7 @@ async fn require_token(
         .map(str::trim);
     match given {
         Some(t) if token::matches(&state.admin_token, t) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "the bearer token is not valid",
-        )),
+        Some(_) => Err(ApiError::new(ErrorCode::Unauthorized, "the bearer token is not valid")),
         None => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "send the admin token as `Authorization: Bearer <token>`",

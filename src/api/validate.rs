@@ -7,9 +7,7 @@ use crate::model::Metadata;
 pub fn key(field: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 256
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(())
     } else {
@@ -44,10 +42,7 @@ pub fn metadata(value: &Metadata) -> Result<(), ApiError> {
 
 pub fn rate(field: &str, value: Option<u32>) -> Result<(), ApiError> {
     match value {
-        Some(0) => Err(ApiError::invalid_field(
-            field,
-            format!("{field} must be at least 1"),
-        )),
+        Some(0) => Err(ApiError::invalid_field(field, format!("{field} must be at least 1"))),
         _ => Ok(()),
     }
 }

@@ -18,19 +18,13 @@ static LAST: Mutex<u128> = Mutex::new(0);
 
 /// A new id with the given prefix.
 pub fn new_id(prefix: &str) -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let mut random = [0u8; 16];
     fill_random(&mut random[6..]);
     let fresh = (millis << 80) | (u128::from_be_bytes(random) & ((1 << 80) - 1));
     let value = {
         let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *last = if fresh >> 80 <= *last >> 80 {
-            *last + 1
-        } else {
-            fresh
-        };
+        *last = if fresh >> 80 <= *last >> 80 { *last + 1 } else { fresh };
         *last
     };
     let mut out = String::with_capacity(prefix.len() + 26);

@@ -72,6 +72,10 @@ pub struct Endpoint {
     pub previous_secrets: Vec<ExpiringSecret>,
     /// When the current run of failures started; `None` while healthy.
     pub failing_since: Option<i64>,
+    /// The wire contract requests follow: `standard`, `svix`, … (see `profile`).
+    pub profile: String,
+    /// The profile's own settings (e.g. Misskey's server origin).
+    pub profile_config: serde_json::Map<String, serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -93,10 +97,7 @@ impl Endpoint {
     pub fn signing_secrets(&self, now: i64) -> Vec<&str> {
         let mut secrets = vec![self.secret.as_str()];
         secrets.extend(
-            self.previous_secrets
-                .iter()
-                .filter(|s| s.expires_at > now)
-                .map(|s| s.secret.as_str()),
+            self.previous_secrets.iter().filter(|s| s.expires_at > now).map(|s| s.secret.as_str()),
         );
         secrets
     }
@@ -196,30 +197,10 @@ mod tests {
         let types = strings(&["user.created"]);
         let chans = strings(&["eu"]);
         assert!(subscription_matches(None, None, "x", None));
-        assert!(subscription_matches(
-            Some(&types),
-            None,
-            "user.created",
-            None
-        ));
-        assert!(!subscription_matches(
-            Some(&types),
-            None,
-            "user.deleted",
-            None
-        ));
+        assert!(subscription_matches(Some(&types), None, "user.created", None));
+        assert!(!subscription_matches(Some(&types), None, "user.deleted", None));
         assert!(!subscription_matches(None, Some(&chans), "x", None));
-        assert!(subscription_matches(
-            None,
-            Some(&chans),
-            "x",
-            Some(&strings(&["us", "eu"]))
-        ));
-        assert!(!subscription_matches(
-            None,
-            Some(&chans),
-            "x",
-            Some(&strings(&["us"]))
-        ));
+        assert!(subscription_matches(None, Some(&chans), "x", Some(&strings(&["us", "eu"]))));
+        assert!(!subscription_matches(None, Some(&chans), "x", Some(&strings(&["us"]))));
     }
 }

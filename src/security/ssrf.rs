@@ -24,11 +24,7 @@ impl FromStr for IpNet {
         let addr: IpAddr = addr.parse().map_err(|_| "not an IP address".to_string())?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or("bad prefix length")?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or("bad prefix length")?,
             None => max,
         };
         Ok(Self { addr, prefix })
@@ -39,15 +35,11 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -158,10 +150,7 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
         ] {
-            assert!(
-                non_public_reason(ip(bad)).is_some(),
-                "{bad} should be refused"
-            );
+            assert!(non_public_reason(ip(bad)).is_some(), "{bad} should be refused");
         }
         for good in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
             assert!(non_public_reason(ip(good)).is_none(), "{good} should pass");
@@ -170,20 +159,12 @@ mod tests {
 
     #[test]
     fn allow_list_opens_networks() {
-        let guard = Guard::new(vec![
-            "127.0.0.0/8".parse().unwrap(),
-            "fd00::/8".parse().unwrap(),
-        ]);
+        let guard = Guard::new(vec!["127.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         assert!(guard.check(ip("127.0.0.2")).is_ok());
         assert!(guard.check(ip("::ffff:127.0.0.1")).is_ok());
         assert!(guard.check(ip("fd12::1")).is_ok());
         assert!(guard.check(ip("10.0.0.1")).is_err());
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
-        assert!(
-            "0.0.0.0/0"
-                .parse::<IpNet>()
-                .unwrap()
-                .contains(ip("8.8.8.8"))
-        );
+        assert!("0.0.0.0/0".parse::<IpNet>().unwrap().contains(ip("8.8.8.8")));
     }
 }

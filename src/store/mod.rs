@@ -91,6 +91,56 @@ pub enum Accepted {
     Replayed(Message),
 }
 
+/// A delivery leased to one dispatcher until `lease`; `lease` also identifies the claim, so a
+/// late answer to an expired claim cannot overwrite the work of the claim that followed it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub delivery_id: i64,
+    pub lease: i64,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// A resend asked for by a user: one attempt, logged as manual.
+    pub manual: bool,
+    pub message: Arc<Message>,
+    pub endpoint: Arc<Endpoint>,
+}
+
+/// What happens to a delivery after an attempt (or without one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(i64),
+    Failed,
+    /// Give the lease back unattempted (shutdown, endpoint busy): due again at this time.
+    Release(i64),
+}
+
+/// How an attempt bears on its endpoint's health.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointEffect {
+    None,
+    /// A success: the endpoint is healthy again.
+    Healthy,
+    /// A failure at `now`: disable the endpoint if it has failed since `disable_before` or earlier.
+    Failing {
+        now: i64,
+        disable_before: i64,
+    },
+    /// The receiver asked to stop (410 Gone).
+    Disable,
+}
+
+/// The result of one claim, to be recorded.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub delivery_id: i64,
+    pub lease: i64,
+    pub endpoint_id: String,
+    pub attempt: Option<Attempt>,
+    pub next: NextStep,
+    pub effect: EndpointEffect,
+}
+
 /// The domain's view of durable state. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -144,6 +194,22 @@ pub trait Store: Send + Sync + 'static {
     async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>>;
     /// Queues the message for this endpoint again, now, as a manual attempt.
     async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()>;
+    /// Queues again the endpoint's failed deliveries last touched at or after `since`.
+    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize>;
+
+    /// Leases up to `limit` deliveries due at `now` until `lease`, oldest first.
+    async fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: usize,
+        lease: i64,
+    ) -> StoreResult<Vec<Claim>>;
+    /// Records attempts and moves deliveries on; returns the ids of endpoints it disabled.
+    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>>;
+    /// When the next pending delivery is due, if any is.
+    async fn next_due_at(&self) -> StoreResult<Option<i64>>;
+    /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.
+    async fn expire_leases(&self, now: i64) -> StoreResult<usize>;
 }
 
 /// Opens the store named by `database_url`, or the embedded SQLite file in `data_dir`.
@@ -158,9 +224,7 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
             Some(("postgres" | "postgresql", _)) => {
                 Err("PostgreSQL is not supported by this build yet; use SQLite".into())
             }
-            _ => Err(format!(
-                "unsupported database URL {url:?}: expected sqlite://PATH"
-            )),
+            _ => Err(format!("unsupported database URL {url:?}: expected sqlite://PATH")),
         },
     }
 }

@@ -7,10 +7,7 @@ use crate::helpers::TestApp;
 async fn application_crud_by_id_and_uid() {
     let app = TestApp::spawn().await;
     let (status, created) = app
-        .post(
-            "/api/v1/app",
-            json!({"name": "Shop", "uid": "shop", "metadata": {"team": "a"}}),
-        )
+        .post("/api/v1/app", json!({"name": "Shop", "uid": "shop", "metadata": {"team": "a"}}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().unwrap();
@@ -24,16 +21,10 @@ async fn application_crud_by_id_and_uid() {
         assert_eq!(got["id"], id);
     }
 
-    let (status, put) = app
-        .put("/api/v1/app/shop", json!({"name": "Shop 2", "uid": "shop"}))
-        .await;
-    assert_eq!(
-        (status, put["name"].as_str()),
-        (StatusCode::OK, Some("Shop 2"))
-    );
-    let (status, patched) = app
-        .patch(&format!("/api/v1/app/{id}/"), json!({"throttleRate": 5}))
-        .await;
+    let (status, put) = app.put("/api/v1/app/shop", json!({"name": "Shop 2", "uid": "shop"})).await;
+    assert_eq!((status, put["name"].as_str()), (StatusCode::OK, Some("Shop 2")));
+    let (status, patched) =
+        app.patch(&format!("/api/v1/app/{id}/"), json!({"throttleRate": 5})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (patched["name"].as_str(), patched["throttleRate"].as_u64()),
@@ -41,38 +32,20 @@ async fn application_crud_by_id_and_uid() {
     );
 
     let (status, upserted) = app.put("/api/v1/app/new-one", json!({"name": "New"})).await;
-    assert_eq!(
-        (status, upserted["uid"].as_str()),
-        (StatusCode::CREATED, Some("new-one"))
-    );
+    assert_eq!((status, upserted["uid"].as_str()), (StatusCode::CREATED, Some("new-one")));
 
-    assert_eq!(
-        app.delete("/api/v1/app/shop").await.0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.get(&format!("/api/v1/app/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.delete("/api/v1/app/shop").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("/api/v1/app/{id}")).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn duplicate_uid_is_a_conflict_and_get_if_exists_returns_it() {
     let app = TestApp::spawn().await;
     app.create_app("dup").await;
-    let (status, err) = app
-        .post("/api/v1/app", json!({"name": "x", "uid": "dup"}))
-        .await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
-    );
-    let (status, got) = app
-        .post(
-            "/api/v1/app?get_if_exists=true",
-            json!({"name": "x", "uid": "dup"}),
-        )
-        .await;
+    let (status, err) = app.post("/api/v1/app", json!({"name": "x", "uid": "dup"})).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let (status, got) =
+        app.post("/api/v1/app?get_if_exists=true", json!({"name": "x", "uid": "dup"})).await;
     assert_eq!((status, got["uid"].as_str()), (StatusCode::OK, Some("dup")));
 }
 
@@ -96,35 +69,20 @@ async fn pagination_walks_forwards_and_back() {
     assert_eq!(names(&first), ["app-0", "app-1"]);
 
     let (_, second) = app
-        .get(&format!(
-            "/api/v1/app?limit=2&iterator={}",
-            first["iterator"].as_str().unwrap()
-        ))
+        .get(&format!("/api/v1/app?limit=2&iterator={}", first["iterator"].as_str().unwrap()))
         .await;
     assert_eq!(names(&second), ["app-2", "app-3"]);
     let (_, third) = app
-        .get(&format!(
-            "/api/v1/app?limit=2&iterator={}",
-            second["iterator"].as_str().unwrap()
-        ))
+        .get(&format!("/api/v1/app?limit=2&iterator={}", second["iterator"].as_str().unwrap()))
         .await;
-    assert_eq!(
-        (names(&third), third["done"].as_bool()),
-        (vec!["app-4".to_owned()], Some(true))
-    );
+    assert_eq!((names(&third), third["done"].as_bool()), (vec!["app-4".to_owned()], Some(true)));
 
     let prev = second["prevIterator"].as_str().unwrap();
-    let (_, back) = app
-        .get(&format!("/api/v1/app?limit=2&iterator={prev}"))
-        .await;
+    let (_, back) = app.get(&format!("/api/v1/app?limit=2&iterator={prev}")).await;
     assert_eq!(names(&back), ["app-0", "app-1"]);
 
-    let (_, empty) = app
-        .get(&format!(
-            "/api/v1/app?iterator={}",
-            third["iterator"].as_str().unwrap()
-        ))
-        .await;
+    let (_, empty) =
+        app.get(&format!("/api/v1/app?iterator={}", third["iterator"].as_str().unwrap())).await;
     assert_eq!(empty["data"].as_array().unwrap().len(), 0);
     assert!(empty["iterator"].is_null() && empty["done"] == true);
 }

@@ -13,18 +13,11 @@ async fn acknowledged_messages_survive_kill_9() {
     let mut hookd = Process::start(&dir.0, &[]).await;
     let (status, _) = hookd
         .api
-        .call(
-            Method::POST,
-            "/api/v1/app",
-            Some(json!({"name": "a", "uid": "a"}).to_string()),
-        )
+        .call(Method::POST, "/api/v1/app", Some(json!({"name": "a", "uid": "a"}).to_string()))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let endpoint = json!({"url": "https://example.com/hook"}).to_string();
-    hookd
-        .api
-        .call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint))
-        .await;
+    hookd.api.call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut senders = Vec::new();
@@ -34,14 +27,10 @@ async fn acknowledged_messages_survive_kill_9() {
             for i in 0.. {
                 let body =
                     json!({"eventType": "t", "payload": {"worker": worker, "i": i}}).to_string();
-                match api
-                    .try_call_with(Method::POST, "/api/v1/app/a/msg", Some(body), &[])
-                    .await
-                {
-                    Ok((StatusCode::ACCEPTED, msg)) => acked
-                        .lock()
-                        .unwrap()
-                        .push(msg["id"].as_str().unwrap().to_owned()),
+                match api.try_call_with(Method::POST, "/api/v1/app/a/msg", Some(body), &[]).await {
+                    Ok((StatusCode::ACCEPTED, msg)) => {
+                        acked.lock().unwrap().push(msg["id"].as_str().unwrap().to_owned())
+                    }
                     Ok((status, body)) => panic!("unexpected {status}: {body}"),
                     Err(_) => break, // the server is gone
                 }
@@ -59,24 +48,14 @@ async fn acknowledged_messages_survive_kill_9() {
 
     let restarted = Process::start(&dir.0, &[]).await;
     for id in &acked {
-        let (status, msg) = restarted
-            .api
-            .call(Method::GET, &format!("/api/v1/app/a/msg/{id}"), None)
-            .await;
+        let (status, msg) =
+            restarted.api.call(Method::GET, &format!("/api/v1/app/a/msg/{id}"), None).await;
         assert_eq!(status, StatusCode::OK, "acknowledged message {id} was lost");
         let (_, dest) = restarted
             .api
-            .call(
-                Method::GET,
-                &format!("/api/v1/app/a/msg/{id}/endpoint"),
-                None,
-            )
+            .call(Method::GET, &format!("/api/v1/app/a/msg/{id}/endpoint"), None)
             .await;
-        assert_eq!(
-            dest["data"].as_array().unwrap().len(),
-            1,
-            "{id} lost its delivery: {msg}"
-        );
+        assert_eq!(dest["data"].as_array().unwrap().len(), 1, "{id} lost its delivery: {msg}");
     }
     eprintln!("{} acknowledged messages all survived kill -9", acked.len());
 }

@@ -2,6 +2,7 @@
 //! small JSON client for it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hookd::app::App;
@@ -39,7 +40,28 @@ pub fn test_config(dir: &TempDir) -> Config {
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.data_dir = dir.0.clone();
     config.admin_token = Some(TOKEN.into());
+    // Test receivers listen on loopback; the SSRF test clears this again.
+    config.delivery.allowed_networks = vec!["127.0.0.0/8".parse().expect("cidr")];
+    config.delivery.retry_schedule = vec![Duration::from_millis(50); 3];
+    config.delivery.request_timeout = Duration::from_secs(5);
     config
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, for up to 20 s: waiting on an outcome
+/// rather than sleeping for a guessed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 pub struct TestApp {
@@ -63,12 +85,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run(shutdown.clone()));
-        Self {
-            client: Api::new(&base, Some(TOKEN)),
-            base,
-            shutdown,
-            _dir: dir,
-        }
+        Self { client: Api::new(&base, Some(TOKEN)), base, shutdown, _dir: dir }
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -76,32 +93,61 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.client
-            .call(Method::POST, path, Some(body.to_string()))
-            .await
+        self.client.call(Method::POST, path, Some(body.to_string())).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.client
-            .call(Method::PUT, path, Some(body.to_string()))
-            .await
+        self.client.call(Method::PUT, path, Some(body.to_string())).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.client
-            .call(Method::PATCH, path, Some(body.to_string()))
-            .await
+        self.client.call(Method::PATCH, path, Some(body.to_string())).await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.client.call(Method::DELETE, path, None).await
     }
 
+    /// Creates an endpoint in app `app` and returns its id.
+    pub async fn create_endpoint(&self, app: &str, body: Value) -> String {
+        let (status, ep) = self.post(&format!("/api/v1/app/{app}/endpoint"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{ep}");
+        ep["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Sends a message and returns its id.
+    pub async fn send(&self, app: &str, body: Value) -> String {
+        let (status, msg) = self.post(&format!("/api/v1/app/{app}/msg"), body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{msg}");
+        msg["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The attempts of a message, oldest first, once there are at least `n`.
+    pub async fn attempts(&self, app: &str, msg: &str, n: usize) -> Vec<Value> {
+        let path = format!("/api/v1/app/{app}/attempt/msg/{msg}");
+        eventually(&format!("{n} attempts"), || async {
+            let (_, page) = self.get(&path).await;
+            let mut data = page["data"].as_array().cloned().unwrap_or_default();
+            data.reverse();
+            (data.len() >= n).then_some(data)
+        })
+        .await
+    }
+
+    /// The message's delivery status towards its first endpoint once it is `status_text`.
+    pub async fn delivery_becomes(&self, app: &str, msg: &str, status_text: &str) {
+        let path = format!("/api/v1/app/{app}/msg/{msg}/endpoint");
+        eventually(&format!("delivery {status_text}"), || async {
+            let (_, page) = self.get(&path).await;
+            (page["data"][0]["statusText"] == status_text).then_some(())
+        })
+        .await
+    }
+
     /// Creates an application and returns its id.
     pub async fn create_app(&self, uid: &str) -> String {
-        let (status, app) = self
-            .post("/api/v1/app", serde_json::json!({"name": uid, "uid": uid}))
-            .await;
+        let (status, app) =
+            self.post("/api/v1/app", serde_json::json!({"name": uid, "uid": uid})).await;
         assert_eq!(status, StatusCode::CREATED, "{app}");
         app["id"].as_str().expect("id").to_owned()
     }
@@ -124,11 +170,7 @@ pub struct Api {
 impl Api {
     pub fn new(base: &str, token: Option<&str>) -> Self {
         let http = Client::builder(TokioExecutor::new()).build_http();
-        Self {
-            base: base.to_owned(),
-            token: token.map(str::to_owned),
-            http,
-        }
+        Self { base: base.to_owned(), token: token.map(str::to_owned), http }
     }
 
     pub async fn call(
@@ -148,9 +190,7 @@ impl Api {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        self.try_call_with(method, path, body, headers)
-            .await
-            .expect("hookd answers")
+        self.try_call_with(method, path, body, headers).await.expect("hookd answers")
     }
 
     /// Like [`Api::call_with`], but a connection failure is an `Err` (the server may be dead).
@@ -161,9 +201,7 @@ impl Api {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Value), String> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
@@ -173,17 +211,10 @@ impl Api {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .expect("request");
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
         let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
+        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -217,14 +248,9 @@ impl Process {
         }
         let api = Api::new(&format!("http://127.0.0.1:{port}"), Some(TOKEN));
         // Owned by `Process` at once, so its Drop reaps the child even if start-up fails.
-        let process = Self {
-            child: cmd.spawn().expect("start hookd"),
-            api,
-        };
+        let process = Self { child: cmd.spawn().expect("start hookd"), api };
         for _ in 0..200 {
-            let health = process
-                .api
-                .try_call_with(Method::GET, "/api/v1/health", None, &[]);
+            let health = process.api.try_call_with(Method::GET, "/api/v1/health", None, &[]);
             if let Ok((StatusCode::NO_CONTENT, _)) = health.await {
                 return process;
             }

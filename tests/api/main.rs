@@ -3,9 +3,12 @@
 
 mod applications;
 mod crash;
+mod delivery;
+mod delivery_failures;
 mod endpoints;
 mod errors;
 mod event_types;
 mod helpers;
 mod messages;
+mod receiver;
 mod svix_sdk;

@@ -27,3 +27,30 @@ async fn svix_python_sdk_round_trip() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
 }
+
+/// Whether the official `standardwebhooks` library accepts this request under `secret`.
+pub async fn standard_webhooks_verifies(secret: &str, request: &crate::receiver::Received) -> bool {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+        .collect();
+    let input = serde_json::json!({
+        "secret": secret,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&request.body),
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/verify_standard.py");
+    let mut child = tokio::process::Command::new(test_python())
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.to_string().as_bytes()).await.expect("write");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("python finishes");
+    output.status.success()
+}

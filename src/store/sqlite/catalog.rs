@@ -33,9 +33,7 @@ pub(super) fn insert_app(conn: &Connection, app: &Application) -> StoreResult<()
             app.updated_at
         ])
     })
-    .map_err(unique_violation(
-        "an application with this uid already exists",
-    ))?;
+    .map_err(unique_violation("an application with this uid already exists"))?;
     Ok(())
 }
 
@@ -49,10 +47,7 @@ pub(super) fn find_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Applic
 
 pub(super) fn list_apps(conn: &Connection, query: &ListQuery) -> StoreResult<Page<Application>> {
     let select = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1");
-    let order = Order {
-        key: "id",
-        descending: false,
-    };
+    let order = Order { key: "id", descending: false };
     paged(conn, &select, vec![], order, query, rows::app)
 }
 
@@ -72,25 +67,17 @@ pub(super) fn update_app(conn: &Connection, app: &Application) -> StoreResult<()
                 app.id
             ])
         })
-        .map_err(unique_violation(
-            "an application with this uid already exists",
-        ))?;
+        .map_err(unique_violation("an application with this uid already exists"))?;
     found(changed, "application")
 }
 
 pub(super) fn delete_app(conn: &Connection, id: &str) -> StoreResult<()> {
-    let changed = conn
-        .execute("DELETE FROM applications WHERE id = ?", [id])
-        .map_err(internal)?;
+    let changed = conn.execute("DELETE FROM applications WHERE id = ?", [id]).map_err(internal)?;
     found(changed, "application")
 }
 
 pub(super) fn found(changed: usize, what: &'static str) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound(what))
-    } else {
-        Ok(())
-    }
+    if changed == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
 }
 
 pub(super) fn insert_event_type(conn: &Connection, et: &EventType) -> StoreResult<()> {
@@ -111,9 +98,7 @@ pub(super) fn insert_event_type(conn: &Connection, et: &EventType) -> StoreResul
             et.updated_at
         ])
     })
-    .map_err(unique_violation(
-        "an event type with this name already exists",
-    ))?;
+    .map_err(unique_violation("an event type with this name already exists"))?;
     Ok(())
 }
 
@@ -131,10 +116,7 @@ pub(super) fn list_event_types(
     include_archived: bool,
 ) -> StoreResult<Page<EventType>> {
     let select = format!("SELECT {EVENT_TYPE_COLUMNS} FROM event_types WHERE (? OR archived = 0)");
-    let order = Order {
-        key: "name",
-        descending: false,
-    };
+    let order = Order { key: "name", descending: false };
     let params = vec![Value::Integer(include_archived.into())];
     paged(conn, &select, params, order, query, rows::event_type)
 }
@@ -162,8 +144,7 @@ pub(super) fn update_event_type(conn: &Connection, et: &EventType) -> StoreResul
 }
 
 pub(super) fn expunge_event_type(conn: &Connection, name: &str) -> StoreResult<()> {
-    let changed = conn
-        .execute("DELETE FROM event_types WHERE name = ?", [name])
-        .map_err(internal)?;
+    let changed =
+        conn.execute("DELETE FROM event_types WHERE name = ?", [name]).map_err(internal)?;
     found(changed, "event type")
 }

@@ -16,8 +16,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled,
          filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets,
-         failing_since, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         failing_since, profile, profile_config, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -36,6 +36,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.secret,
             to_json(&ep.previous_secrets),
             ep.failing_since,
+            ep.profile,
+            to_json(&ep.profile_config),
             ep.created_at,
             ep.updated_at
         ])
@@ -49,10 +51,7 @@ pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreRes
         "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)"
     );
     conn.prepare_cached(&sql)
-        .and_then(|mut stmt| {
-            stmt.query_row([app_id, id_or_uid], rows::endpoint)
-                .optional()
-        })
+        .and_then(|mut stmt| stmt.query_row([app_id, id_or_uid], rows::endpoint).optional())
         .map_err(internal)?
         .ok_or(StoreError::NotFound("endpoint"))
 }
@@ -63,18 +62,8 @@ pub(super) fn list(
     query: &ListQuery,
 ) -> StoreResult<Page<Endpoint>> {
     let select = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?");
-    let order = Order {
-        key: "id",
-        descending: false,
-    };
-    paged(
-        conn,
-        &select,
-        vec![Value::Text(app_id.into())],
-        order,
-        query,
-        rows::endpoint,
-    )
+    let order = Order { key: "id", descending: false };
+    paged(conn, &select, vec![Value::Text(app_id.into())], order, query, rows::endpoint)
 }
 
 /// The endpoints of an application that could receive messages, for fan-out.
@@ -90,8 +79,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
         .prepare_cached(
             "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
              filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
-             secret = ?, previous_secrets = ?, failing_since = ?, updated_at = ?
-             WHERE id = ? AND app_id = ?",
+             secret = ?, previous_secrets = ?, failing_since = ?, profile = ?,
+             profile_config = ?, updated_at = ? WHERE id = ? AND app_id = ?",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -108,6 +97,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 ep.secret,
                 to_json(&ep.previous_secrets),
                 ep.failing_since,
+                ep.profile,
+                to_json(&ep.profile_config),
                 ep.updated_at,
                 ep.id,
                 ep.app_id
@@ -119,10 +110,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
 
 pub(super) fn delete(conn: &Connection, app_id: &str, id: &str) -> StoreResult<()> {
     let changed = conn
-        .execute(
-            "DELETE FROM endpoints WHERE app_id = ? AND id = ?",
-            [app_id, id],
-        )
+        .execute("DELETE FROM endpoints WHERE app_id = ? AND id = ?", [app_id, id])
         .map_err(internal)?;
     found(changed, "endpoint")
 }

@@ -28,10 +28,7 @@ pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted
         .and_then(|mut s| s.execute(params![msg.app_id, key, msg.id, msg.created_at]))
         .map_err(internal)?;
     }
-    Ok(Accepted::Created {
-        message: msg,
-        deliveries,
-    })
+    Ok(Accepted::Created { message: msg, deliveries })
 }
 
 fn find_by_idempotency_key(
@@ -83,19 +80,11 @@ fn fan_out(conn: &Connection, msg: &Message) -> StoreResult<usize> {
         )
         .map_err(internal)?;
     let mut count = 0;
-    for ep in targets
-        .iter()
-        .filter(|ep| ep.subscribes_to(&msg.event_type, msg.channels.as_deref()))
+    for ep in targets.iter().filter(|ep| ep.subscribes_to(&msg.event_type, msg.channels.as_deref()))
     {
         let pending = DeliveryStatus::Pending as i64;
         insert
-            .execute(params![
-                msg.id,
-                ep.id,
-                pending,
-                msg.created_at,
-                msg.created_at
-            ])
+            .execute(params![msg.id, ep.id, pending, msg.created_at, msg.created_at])
             .map_err(internal)?;
         count += 1;
     }
@@ -107,10 +96,7 @@ pub(super) fn find(conn: &Connection, app_id: &str, id_or_event_id: &str) -> Sto
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)"
     );
     conn.prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row([app_id, id_or_event_id], rows::message)
-                .optional()
-        })
+        .and_then(|mut s| s.query_row([app_id, id_or_event_id], rows::message).optional())
         .map_err(internal)?
         .ok_or(StoreError::NotFound("message"))
 }
@@ -140,10 +126,7 @@ pub(super) fn list(
         select.push_str(" AND created_at > ?");
         params.push(Value::Integer(after));
     }
-    let order = Order {
-        key: "id",
-        descending: true,
-    };
+    let order = Order { key: "id", descending: true };
     paged(conn, &select, params, order, query, rows::message)
 }
 
@@ -154,18 +137,8 @@ pub(super) fn attempts_where(
     query: &ListQuery,
 ) -> StoreResult<Page<Attempt>> {
     let select = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {column} = ?");
-    let order = Order {
-        key: "id",
-        descending: true,
-    };
-    paged(
-        conn,
-        &select,
-        vec![Value::Text(value.into())],
-        order,
-        query,
-        rows::attempt,
-    )
+    let order = Order { key: "id", descending: true };
+    paged(conn, &select, vec![Value::Text(value.into())], order, query, rows::attempt)
 }
 
 pub(super) fn deliveries_of(conn: &Connection, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {

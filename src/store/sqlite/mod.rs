@@ -2,6 +2,7 @@
 //! a few readers (see [`pool`]).
 
 mod catalog;
+mod dispatch;
 mod endpoints;
 mod messages;
 mod paging;
@@ -15,7 +16,9 @@ use async_trait::async_trait;
 
 use self::pool::{Readers, Writer, open_connection};
 use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
-use crate::store::{Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult};
+use crate::store::{
+    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreResult,
+};
 
 const READERS: usize = 4;
 
@@ -35,19 +38,14 @@ impl SqliteStore {
         let mut conn = open_connection(path, false).map_err(describe)?;
         schema::migrate(&mut conn).map_err(describe)?;
         let readers = Readers::open(path, READERS).map_err(describe)?;
-        Ok(Self {
-            writer: Writer::start(conn),
-            readers,
-        })
+        Ok(Self { writer: Writer::start(conn), readers })
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer
-            .run(move |c| catalog::insert_app(c, &app).map(|()| app))
-            .await
+        self.writer.run(move |c| catalog::insert_app(c, &app).map(|()| app)).await
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
@@ -56,15 +54,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
-        self.readers
-            .run(move |c| catalog::list_apps(c, &query))
-            .await
+        self.readers.run(move |c| catalog::list_apps(c, &query)).await
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer
-            .run(move |c| catalog::update_app(c, &app).map(|()| app))
-            .await
+        self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app)).await
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
@@ -73,16 +67,12 @@ impl Store for SqliteStore {
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        self.writer
-            .run(move |c| catalog::insert_event_type(c, &et).map(|()| et))
-            .await
+        self.writer.run(move |c| catalog::insert_event_type(c, &et).map(|()| et)).await
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
         let name = name.to_owned();
-        self.readers
-            .run(move |c| catalog::find_event_type(c, &name))
-            .await
+        self.readers.run(move |c| catalog::find_event_type(c, &name)).await
     }
 
     async fn list_event_types(
@@ -90,55 +80,39 @@ impl Store for SqliteStore {
         query: ListQuery,
         include_archived: bool,
     ) -> StoreResult<Page<EventType>> {
-        self.readers
-            .run(move |c| catalog::list_event_types(c, &query, include_archived))
-            .await
+        self.readers.run(move |c| catalog::list_event_types(c, &query, include_archived)).await
     }
 
     async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        self.writer
-            .run(move |c| catalog::update_event_type(c, &et).map(|()| et))
-            .await
+        self.writer.run(move |c| catalog::update_event_type(c, &et).map(|()| et)).await
     }
 
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
-        self.writer
-            .run(move |c| catalog::expunge_event_type(c, &name))
-            .await
+        self.writer.run(move |c| catalog::expunge_event_type(c, &name)).await
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.writer
-            .run(move |c| endpoints::insert(c, &ep).map(|()| ep))
-            .await
+        self.writer.run(move |c| endpoints::insert(c, &ep).map(|()| ep)).await
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
         let (app_id, key) = (app_id.to_owned(), id_or_uid.to_owned());
-        self.readers
-            .run(move |c| endpoints::find(c, &app_id, &key))
-            .await
+        self.readers.run(move |c| endpoints::find(c, &app_id, &key)).await
     }
 
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
         let app_id = app_id.to_owned();
-        self.readers
-            .run(move |c| endpoints::list(c, &app_id, &query))
-            .await
+        self.readers.run(move |c| endpoints::list(c, &app_id, &query)).await
     }
 
     async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.writer
-            .run(move |c| endpoints::update(c, &ep).map(|()| ep))
-            .await
+        self.writer.run(move |c| endpoints::update(c, &ep).map(|()| ep)).await
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.writer
-            .run(move |c| endpoints::delete(c, &app_id, &id))
-            .await
+        self.writer.run(move |c| endpoints::delete(c, &app_id, &id)).await
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
@@ -147,9 +121,7 @@ impl Store for SqliteStore {
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
         let (app_id, key) = (app_id.to_owned(), id_or_event_id.to_owned());
-        self.readers
-            .run(move |c| messages::find(c, &app_id, &key))
-            .await
+        self.readers.run(move |c| messages::find(c, &app_id, &key)).await
     }
 
     async fn list_messages(
@@ -159,9 +131,7 @@ impl Store for SqliteStore {
         query: ListQuery,
     ) -> StoreResult<Page<Message>> {
         let app_id = app_id.to_owned();
-        self.readers
-            .run(move |c| messages::list(c, &app_id, &filter, &query))
-            .await
+        self.readers.run(move |c| messages::list(c, &app_id, &filter, &query)).await
     }
 
     async fn list_attempts_by_message(
@@ -170,9 +140,7 @@ impl Store for SqliteStore {
         query: ListQuery,
     ) -> StoreResult<Page<Attempt>> {
         let msg_id = msg_id.to_owned();
-        self.readers
-            .run(move |c| messages::attempts_where(c, "msg_id", &msg_id, &query))
-            .await
+        self.readers.run(move |c| messages::attempts_where(c, "msg_id", &msg_id, &query)).await
     }
 
     async fn list_attempts_by_endpoint(
@@ -181,22 +149,42 @@ impl Store for SqliteStore {
         query: ListQuery,
     ) -> StoreResult<Page<Attempt>> {
         let ep = endpoint_id.to_owned();
-        self.readers
-            .run(move |c| messages::attempts_where(c, "endpoint_id", &ep, &query))
-            .await
+        self.readers.run(move |c| messages::attempts_where(c, "endpoint_id", &ep, &query)).await
     }
 
     async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {
         let msg_id = msg_id.to_owned();
-        self.readers
-            .run(move |c| messages::deliveries_of(c, &msg_id))
-            .await
+        self.readers.run(move |c| messages::deliveries_of(c, &msg_id)).await
     }
 
     async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()> {
         let (msg_id, ep) = (msg_id.to_owned(), endpoint_id.to_owned());
-        self.writer
-            .run(move |c| messages::resend(c, &msg_id, &ep, now))
-            .await
+        self.writer.run(move |c| messages::resend(c, &msg_id, &ep, now)).await
+    }
+
+    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize> {
+        let ep = endpoint_id.to_owned();
+        self.writer.run(move |c| dispatch::recover_failed(c, &ep, since, now)).await
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: usize,
+        lease: i64,
+    ) -> StoreResult<Vec<Claim>> {
+        self.writer.run(move |c| dispatch::claim(c, now, limit, lease)).await
+    }
+
+    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>> {
+        self.writer.run(move |c| dispatch::record(c, &outcomes)).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        self.readers.run(dispatch::next_due_at).await
+    }
+
+    async fn expire_leases(&self, now: i64) -> StoreResult<usize> {
+        self.writer.run(move |c| dispatch::expire_leases(c, now)).await
     }
 }

@@ -32,11 +32,7 @@ pub(super) fn paged<T>(
         params.push(Value::Text(key.clone()));
     }
     let dir = if descending { "DESC" } else { "ASC" };
-    sql.push_str(&format!(
-        " ORDER BY {} {dir} LIMIT {}",
-        order.key,
-        query.limit + 1
-    ));
+    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT {}", order.key, query.limit + 1));
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
     let mut items: Vec<T> = stmt
         .query_map(params_from_iter(params), map)

@@ -66,12 +66,8 @@ impl Writer {
                 let _ = reply.send(commit.map_err(StoreError::Internal).and(result));
             })
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| internal("the SQLite writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| internal("the SQLite writer has stopped"))?
+        self.jobs.send(job).map_err(|_| internal("the SQLite writer has stopped"))?;
+        answer.await.map_err(|_| internal("the SQLite writer has stopped"))?
     }
 }
 
@@ -81,11 +77,7 @@ fn in_savepoint<T>(
 ) -> StoreResult<T> {
     conn.execute_batch("SAVEPOINT job").map_err(internal)?;
     let result = f(conn);
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
     conn.execute_batch(end).map_err(internal)?;
     result
 }
@@ -137,13 +129,8 @@ pub(super) struct Readers {
 
 impl Readers {
     pub(super) fn open(path: &Path, count: usize) -> rusqlite::Result<Self> {
-        let conns = (0..count)
-            .map(|_| open_connection(path, true))
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            idle: Mutex::new(conns),
-            permits: Semaphore::new(count),
-        })
+        let conns = (0..count).map(|_| open_connection(path, true)).collect::<Result<_, _>>()?;
+        Ok(Self { idle: Mutex::new(conns), permits: Semaphore::new(count) })
     }
 
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>

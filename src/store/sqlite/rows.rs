@@ -66,7 +66,7 @@ pub(super) fn event_type(row: &Row) -> rusqlite::Result<EventType> {
 
 pub(super) const ENDPOINT_COLUMNS: &str = "id, app_id, uid, url, description, version, disabled, \
      filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets, \
-     failing_since, created_at, updated_at";
+     failing_since, profile, profile_config, created_at, updated_at";
 
 pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
@@ -85,6 +85,8 @@ pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
         secret: row.get("secret")?,
         previous_secrets: from_json(row, "previous_secrets")?,
         failing_since: row.get("failing_since")?,
+        profile: row.get("profile")?,
+        profile_config: from_json(row, "profile_config")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
@@ -120,11 +122,7 @@ pub(super) fn attempt(row: &Row) -> rusqlite::Result<Attempt> {
         response_status_code: row.get("response_status_code")?,
         response_duration_ms: row.get("response_duration_ms")?,
         status: DeliveryStatus::from_code(row.get("status")?),
-        trigger_type: if trigger == 1 {
-            TriggerType::Manual
-        } else {
-            TriggerType::Scheduled
-        },
+        trigger_type: if trigger == 1 { TriggerType::Manual } else { TriggerType::Scheduled },
         created_at: row.get("created_at")?,
     })
 }

@@ -42,6 +42,8 @@ CREATE TABLE endpoints (
     secret           TEXT NOT NULL,
     previous_secrets TEXT NOT NULL,
     failing_since    INTEGER,
+    profile          TEXT NOT NULL,
+    profile_config   TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     UNIQUE (app_id, uid)

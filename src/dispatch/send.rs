@@ -1,0 +1,202 @@
+//! One attempt: render the claim through its endpoint's profile, send it, and decide what
+//! happens next. Never panics on anything the receiver or the network does.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+
+use super::client::{self, HttpClient};
+use super::schedule::{self, Verdict};
+use crate::model::ids::{self, random_u64};
+use crate::model::time::now_ms;
+use crate::model::{Attempt, DeliveryStatus, TriggerType};
+use crate::profile::{self, Delivery, Rendered};
+use crate::security::ssrf::Guard;
+use crate::store::{Claim, EndpointEffect, NextStep, Outcome};
+
+/// Response bodies are read up to this, and this much is kept in the attempt log.
+const READ_CAP: usize = 64 * 1024;
+const LOG_CAP: usize = 4 * 1024;
+
+/// Everything an attempt needs besides the claim.
+pub struct Sender {
+    pub client: HttpClient,
+    pub guard: Guard,
+    pub schedule: Vec<Duration>,
+    pub timeout: Duration,
+    pub disable_after: Duration,
+    pub user_agent: String,
+}
+
+/// What came back: a status with (part of) the body, or the failure in words.
+struct Response {
+    status: Option<u16>,
+    text: String,
+    retry_after: Option<Duration>,
+    /// Nothing went on the wire, for a reason retrying cannot change (bad template, address
+    /// refused by the guard, disabled endpoint): the delivery fails at once.
+    not_sent: bool,
+}
+
+impl Sender {
+    pub async fn attempt(&self, claim: &Claim) -> Outcome {
+        let started = Instant::now();
+        let now = now_ms();
+        let ep = &claim.endpoint;
+        let profile = profile::by_name(&ep.profile);
+        let response = if ep.disabled && !claim.manual {
+            Response::not_sent("the endpoint is disabled".into())
+        } else {
+            match profile.render(&Delivery { message: &claim.message, endpoint: ep, now_ms: now }) {
+                Ok(rendered) => self.send(&ep.url, &ep.headers, rendered).await,
+                Err(why) => Response::not_sent(why),
+            }
+        };
+        let verdict = match response.not_sent {
+            true => Verdict::Final,
+            false => schedule::classify(response.status, |s| profile.is_final_status(s)),
+        };
+        self.outcome(claim, now, started.elapsed(), response, verdict)
+    }
+
+    fn outcome(
+        &self,
+        claim: &Claim,
+        now: i64,
+        took: Duration,
+        response: Response,
+        verdict: Verdict,
+    ) -> Outcome {
+        let attempts_made = claim.attempts as usize + 1;
+        let unit_random = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let retry_after =
+            response.retry_after.filter(|_| matches!(response.status, Some(429 | 503)));
+        let next = match verdict {
+            Verdict::Success => NextStep::Succeeded,
+            Verdict::Final | Verdict::Gone => NextStep::Failed,
+            Verdict::Retry if claim.manual => NextStep::Failed,
+            Verdict::Retry => {
+                match schedule::next_delay(&self.schedule, attempts_made, retry_after, unit_random)
+                {
+                    Some(wait) => NextStep::RetryAt(now + wait.as_millis() as i64),
+                    None => NextStep::Failed,
+                }
+            }
+        };
+        let effect = match verdict {
+            Verdict::Success => EndpointEffect::Healthy,
+            Verdict::Gone => EndpointEffect::Disable,
+            _ => EndpointEffect::Failing {
+                now,
+                disable_before: now - self.disable_after.as_millis() as i64,
+            },
+        };
+        let attempt = Attempt {
+            id: ids::new_id(ids::ATTEMPT),
+            msg_id: claim.message.id.clone(),
+            endpoint_id: claim.endpoint.id.clone(),
+            url: claim.endpoint.url.clone(),
+            response: response.text,
+            response_status_code: response.status.map_or(0, i32::from),
+            response_duration_ms: took.as_millis() as i64,
+            status: if verdict == Verdict::Success {
+                DeliveryStatus::Success
+            } else {
+                DeliveryStatus::Failed
+            },
+            trigger_type: if claim.manual { TriggerType::Manual } else { TriggerType::Scheduled },
+            created_at: now,
+        };
+        Outcome {
+            delivery_id: claim.delivery_id,
+            lease: claim.lease,
+            endpoint_id: claim.endpoint.id.clone(),
+            attempt: Some(attempt),
+            next,
+            effect,
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        custom: &std::collections::BTreeMap<String, String>,
+        rendered: Rendered,
+    ) -> Response {
+        let request = match self.build_request(url, custom, rendered) {
+            Ok(r) => r,
+            Err(why) => return Response::not_sent(why),
+        };
+        let exchange = async {
+            let resp = self.client.request(request).await.map_err(|e| client::describe(&e))?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(schedule::parse_retry_after);
+            let body = client::read_capped(resp.into_body(), READ_CAP).await;
+            Ok::<_, String>(Response {
+                status: Some(status),
+                text: truncate(&body),
+                retry_after,
+                not_sent: false,
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(why)) => Response::failed(why),
+            Err(_) => Response::failed(format!("timed out after {} ms", self.timeout.as_millis())),
+        }
+    }
+
+    fn build_request(
+        &self,
+        url: &str,
+        custom: &std::collections::BTreeMap<String, String>,
+        rendered: Rendered,
+    ) -> Result<Request<Full<Bytes>>, String> {
+        let uri: hyper::Uri = url.parse().map_err(|_| format!("invalid URL {url:?}"))?;
+        client::check_literal_host(&self.guard, uri.host().unwrap_or_default())?;
+        let mut headers: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/json".into()),
+            ("user-agent".into(), self.user_agent.clone()),
+        ];
+        // Later layers win: hookd's defaults < the endpoint's headers < the profile's own.
+        for (name, value) in
+            custom.iter().map(|(n, v)| (n.clone(), v.clone())).chain(rendered.headers)
+        {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            headers.push((name, value));
+        }
+        let mut builder = Request::post(uri);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Full::new(Bytes::from(rendered.body)))
+            .map_err(|e| format!("invalid header: {e}"))
+    }
+}
+
+impl Response {
+    fn failed(text: String) -> Self {
+        Self { status: None, text, retry_after: None, not_sent: false }
+    }
+
+    fn not_sent(why: String) -> Self {
+        Self { status: None, text: format!("not sent: {why}"), retry_after: None, not_sent: true }
+    }
+}
+
+/// Keeps the first [`LOG_CAP`] bytes, cut at a character boundary.
+fn truncate(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(LOG_CAP + 4)]);
+    let mut end = text.len().min(LOG_CAP);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}

@@ -1,0 +1,221 @@
+//! The dispatcher's side of the store: claims under leases, outcomes, lease expiry.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::pool::internal;
+use super::rows::{self, ENDPOINT_COLUMNS, MESSAGE_COLUMNS};
+use crate::model::{Attempt, DeliveryStatus};
+use crate::store::{Claim, EndpointEffect, NextStep, Outcome, StoreResult};
+
+struct ClaimedRow {
+    id: i64,
+    msg_id: String,
+    endpoint_id: String,
+    attempts: i64,
+    manual: bool,
+}
+
+pub(super) fn claim(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+    lease: i64,
+) -> StoreResult<Vec<Claim>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = 3, lease_until = ?1
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 1 AND next_attempt_at <= ?2
+                          ORDER BY next_attempt_at LIMIT ?3)
+             RETURNING id, msg_id, endpoint_id, attempts, manual",
+        )
+        .map_err(internal)?;
+    let claimed: Vec<ClaimedRow> = stmt
+        .query_map(params![lease, now, limit as i64], |r| {
+            Ok(ClaimedRow {
+                id: r.get(0)?,
+                msg_id: r.get(1)?,
+                endpoint_id: r.get(2)?,
+                attempts: r.get(3)?,
+                manual: r.get(4)?,
+            })
+        })
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let messages = load_by_id(
+        conn,
+        MESSAGE_COLUMNS,
+        "messages",
+        claimed.iter().map(|c| &c.msg_id),
+        rows::message,
+    )?;
+    let endpoints = load_by_id(
+        conn,
+        ENDPOINT_COLUMNS,
+        "endpoints",
+        claimed.iter().map(|c| &c.endpoint_id),
+        rows::endpoint,
+    )?;
+    Ok(claimed
+        .into_iter()
+        .filter_map(|c| {
+            Some(Claim {
+                delivery_id: c.id,
+                lease,
+                attempts: c.attempts,
+                manual: c.manual,
+                message: messages.get(&c.msg_id)?.clone(),
+                endpoint: endpoints.get(&c.endpoint_id)?.clone(),
+            })
+        })
+        .collect())
+}
+
+/// Loads each distinct id once: a fan-out claims one message for many endpoints.
+fn load_by_id<'a, T>(
+    conn: &Connection,
+    columns: &str,
+    table: &str,
+    ids: impl Iterator<Item = &'a String>,
+    map: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> StoreResult<HashMap<String, Arc<T>>> {
+    let mut distinct: Vec<&String> = ids.collect();
+    distinct.sort();
+    distinct.dedup();
+    let mut out = HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(256) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT {columns} FROM {table} WHERE id IN ({marks})");
+        let mut stmt = conn.prepare(&sql).map_err(internal)?;
+        let mut rows = stmt
+            .query(params_from_iter(chunk.iter().map(|s| Value::Text((*s).clone()))))
+            .map_err(internal)?;
+        while let Some(row) = rows.next().map_err(internal)? {
+            let id: String = row.get("id").map_err(internal)?;
+            out.insert(id, Arc::new(map(row).map_err(internal)?));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
+    let mut disabled = Vec::new();
+    for outcome in outcomes {
+        if let Some(attempt) = &outcome.attempt {
+            insert_attempt(conn, attempt)?;
+        }
+        move_delivery(conn, outcome)?;
+        if endpoint_effect(conn, &outcome.endpoint_id, &outcome.effect)? {
+            disabled.push(outcome.endpoint_id.clone());
+        }
+    }
+    Ok(disabled)
+}
+
+fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
+         response_duration_ms, status, trigger_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            a.id,
+            a.msg_id,
+            a.endpoint_id,
+            a.url,
+            a.response,
+            a.response_status_code,
+            a.response_duration_ms,
+            a.status as i64,
+            a.trigger_type as i64,
+            a.created_at
+        ])
+    })
+    .map_err(internal)?;
+    Ok(())
+}
+
+fn move_delivery(conn: &Connection, o: &Outcome) -> StoreResult<()> {
+    let tried = i64::from(o.attempt.is_some());
+    let (state, next_at) = match o.next {
+        NextStep::Succeeded => (DeliveryStatus::Success, None),
+        NextStep::Failed => (DeliveryStatus::Failed, None),
+        NextStep::RetryAt(at) | NextStep::Release(at) => (DeliveryStatus::Pending, Some(at)),
+    };
+    let keep_manual = i64::from(matches!(o.next, NextStep::Release(_)));
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?1, next_attempt_at = ?2, attempts = attempts + ?3,
+             lease_until = NULL, manual = manual * ?4, updated_at = ?5
+         WHERE id = ?6 AND state = 3 AND lease_until = ?7",
+    )
+    .and_then(|mut s| {
+        let now = crate::model::time::now_ms();
+        s.execute(params![state as i64, next_at, tried, keep_manual, now, o.delivery_id, o.lease])
+    })
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// Applies the effect; true if the endpoint was disabled by it.
+fn endpoint_effect(
+    conn: &Connection,
+    endpoint_id: &str,
+    effect: &EndpointEffect,
+) -> StoreResult<bool> {
+    let changed = match effect {
+        EndpointEffect::None => Ok(0),
+        EndpointEffect::Healthy => conn
+            .prepare_cached("UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL")
+            .and_then(|mut s| s.execute([endpoint_id]))
+            .map(|_| 0),
+        EndpointEffect::Failing { now, disable_before } => conn
+            .prepare_cached(
+                "UPDATE endpoints SET failing_since = COALESCE(failing_since, ?2),
+                     disabled = CASE WHEN COALESCE(failing_since, ?2) <= ?3 THEN 1 ELSE disabled END
+                 WHERE id = ?1 RETURNING disabled",
+            )
+            .and_then(|mut s| s.query_row(params![endpoint_id, now, disable_before], |r| r.get::<_, bool>(0)).optional())
+            .map(|d| usize::from(d == Some(true))),
+        EndpointEffect::Disable => conn
+            .prepare_cached("UPDATE endpoints SET disabled = 1 WHERE id = ? AND disabled = 0")
+            .and_then(|mut s| s.execute([endpoint_id])),
+    }
+    .map_err(internal)?;
+    Ok(changed > 0)
+}
+
+pub(super) fn next_due_at(conn: &Connection) -> StoreResult<Option<i64>> {
+    conn.prepare_cached("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(internal)
+}
+
+pub(super) fn expire_leases(conn: &Connection, now: i64) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 1, lease_until = NULL, next_attempt_at = ?1
+         WHERE state = 3 AND lease_until < ?1",
+    )
+    .and_then(|mut s| s.execute([now]))
+    .map_err(internal)
+}
+
+pub(super) fn recover_failed(
+    conn: &Connection,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 1, next_attempt_at = ?3, attempts = 0, manual = 1, updated_at = ?3
+         WHERE endpoint_id = ?1 AND state = 2 AND updated_at >= ?2",
+    )
+    .and_then(|mut s| s.execute(params![endpoint_id, since, now]))
+    .map_err(internal)
+}
