@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::ServiceExt;
 use axum::extract::Request;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
@@ -30,9 +29,8 @@ impl App {
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
-        let work_available = Arc::new(Notify::new());
-        let ingest = Arc::new(Ingest::new(store.clone(), work_available.clone()));
-        let dispatcher = Dispatcher::new(store.clone(), work_available, &config.delivery);
+        let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config.delivery);
+        let ingest = Arc::new(Ingest::new(store.clone(), dispatch));
         let state = ApiState {
             store: store.clone(),
             ingest,

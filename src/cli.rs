@@ -19,6 +19,17 @@ pub struct Cli {
 enum Command {
     /// Run the API and the dispatcher.
     Serve(ServeArgs),
+    /// Measure throughput, latency and memory against a fresh hookd (see docs/benchmarks.md).
+    Bench(crate::bench::BenchArgs),
+    /// The benchmark's baseline: a bare relay that signs and forwards, storing nothing.
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        listen: String,
+        /// Comma-separated URLs every message is forwarded to.
+        #[arg(long)]
+        target: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -57,6 +68,10 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(args.config()?).await,
+        Command::Bench(args) => crate::bench::run(args).await,
+        Command::Relay { listen, target } => {
+            crate::bench::relay::run(&listen, target.split(',').map(str::to_owned).collect()).await
+        }
     }
 }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::Notify;
 
+use crate::dispatch::DispatchHandle;
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::now_ms;
-use crate::model::{Application, Message, ids};
+use crate::model::{Message, ids};
 use crate::store::{Accepted, NewMessage, Store};
 
 /// A message as the API receives it (Svix's `MessageIn`).
@@ -22,31 +22,39 @@ pub struct MessageIn {
     pub event_id: Option<String>,
     pub channels: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
+    /// Deliver no earlier than this (RFC 3339); now if absent or past.
+    pub deliver_at: Option<String>,
 }
 
-/// Accepts messages into the store and tells the dispatcher there is work.
+/// Accepts messages into the store and hands their deliveries to the dispatcher.
 pub struct Ingest {
     store: Arc<dyn Store>,
-    work_available: Arc<Notify>,
+    dispatch: DispatchHandle,
 }
 
 impl Ingest {
-    pub fn new(store: Arc<dyn Store>, work_available: Arc<Notify>) -> Self {
-        Self { store, work_available }
+    pub fn new(store: Arc<dyn Store>, dispatch: DispatchHandle) -> Self {
+        Self { store, dispatch }
     }
 
-    /// Validates and durably stores `input` for `app`; replays the first answer for a known
-    /// idempotency key.
+    /// Validates and durably stores `input` for the application; replays the first answer
+    /// for a known idempotency key.
     pub async fn accept(
         &self,
-        app: &Application,
+        app_id_or_uid: &str,
         input: MessageIn,
         idempotency_key: Option<String>,
     ) -> ApiResult<Accepted> {
         validate(&input, idempotency_key.as_deref())?;
+        let deliver_at = match &input.deliver_at {
+            Some(text) => Some(crate::api::parse_time(text).ok_or_else(|| {
+                ApiError::invalid_field("deliverAt", "deliverAt must be an RFC 3339 time")
+            })?),
+            None => None,
+        };
         let message = Message {
             id: ids::new_id(ids::MESSAGE),
-            app_id: app.id.clone(),
+            app_id: app_id_or_uid.to_owned(),
             event_type: input.event_type,
             event_id: input.event_id,
             channels: input.channels,
@@ -54,16 +62,22 @@ impl Ingest {
             payload: input.payload.get().to_owned(),
             created_at: now_ms(),
         };
-        let accepted = self.store.accept_message(NewMessage { message, idempotency_key }).await?;
-        if matches!(accepted, Accepted::Created { deliveries, .. } if deliveries > 0) {
-            self.work_available.notify_one();
+        let lease = self.dispatch.lease_for_new_deliveries(message.created_at);
+        let new = NewMessage { message, idempotency_key, deliver_at, lease };
+        let mut accepted = self.store.accept_message(new).await?;
+        if let Accepted::Created { deliveries, leased, .. } = &mut accepted {
+            if !leased.is_empty() {
+                self.dispatch.hand_over(std::mem::take(leased));
+            } else if *deliveries > 0 {
+                self.dispatch.wake();
+            }
         }
         Ok(accepted)
     }
 
     /// Tells the dispatcher that deliveries became due outside ingestion (a resend).
     pub fn wake_dispatcher(&self) {
-        self.work_available.notify_one();
+        self.dispatch.wake();
     }
 }
 

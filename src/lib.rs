@@ -8,10 +8,11 @@
 //! - [`profile`]: how a delivery becomes a request (envelope, headers, signature);
 //! - [`model`]: the domain types and ids; [`signing`]: secrets and signatures;
 //! - [`security`]: the SSRF guard and the API token; [`config`]: layered configuration;
-//! - [`app`]: wiring and lifecycle; [`cli`]: the command line.
+//! - [`app`]: wiring and lifecycle; [`cli`]: the command line; [`bench`]: the load benchmark.
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

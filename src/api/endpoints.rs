@@ -430,7 +430,7 @@ async fn recover(
     JsonBody(input): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let since = parse_time(&input.since)
+    let since = super::parse_time(&input.since)
         .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
     let now = now_ms();
     let count = s.store.recover_failed(&ep.id, since, now).await?;
@@ -443,10 +443,4 @@ async fn recover(
         updated_at: format_rfc3339(now),
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
-}
-
-/// RFC 3339, with a missing offset taken as UTC (as some clients send naive times).
-pub fn parse_time(text: &str) -> Option<i64> {
-    crate::model::time::parse_rfc3339(text)
-        .or_else(|| crate::model::time::parse_rfc3339(&format!("{text}Z")))
 }

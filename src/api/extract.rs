@@ -8,7 +8,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::model::time::parse_rfc3339;
 use crate::store::{Cursor, ListQuery, Page};
 
 /// A JSON body: 413 past the size limit, 400 if it is not JSON, 422 if a field is wrong.
@@ -87,10 +86,7 @@ impl QueryParams {
         let Some(text) = self.get(name) else {
             return Ok(None);
         };
-        let has_offset =
-            text.ends_with(['Z', 'z']) || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
-        let full = if has_offset { text.to_owned() } else { format!("{text}Z") };
-        parse_rfc3339(&full).map(Some).ok_or_else(|| {
+        super::parse_time(text).map(Some).ok_or_else(|| {
             ApiError::bad_request(format!("{name} must be an RFC 3339 time, not {text:?}"))
         })
     }

@@ -62,7 +62,6 @@ async fn create(
     headers: HeaderMap,
     JsonBody(input): JsonBody<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
-    let app = resolve(&s, &app_id).await?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -71,7 +70,7 @@ async fn create(
         ),
         None => None,
     };
-    let message = match s.ingest.accept(&app, input, key).await? {
+    let message = match s.ingest.accept(&app_id, input, key).await? {
         Accepted::Created { message, .. } | Accepted::Replayed(message) => message,
     };
     Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, q.flag("with_content", true)?))))

@@ -93,3 +93,9 @@ async fn require_token(
         )),
     }
 }
+
+/// RFC 3339, with a missing offset taken as UTC (Svix's Python client sends naive times so).
+pub fn parse_time(text: &str) -> Option<i64> {
+    use crate::model::time::parse_rfc3339;
+    parse_rfc3339(text).or_else(|| parse_rfc3339(&format!("{text}Z")))
+}

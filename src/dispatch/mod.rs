@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,90 +34,124 @@ const IDLE_WAKE: Duration = Duration::from_secs(1);
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    work_available: Arc<Notify>,
     sender: Arc<Sender>,
     gates: Arc<Gates>,
+    handle: DispatchHandle,
+    /// Deliveries ingestion leased to this node and handed over directly.
+    handed_over: mpsc::UnboundedReceiver<Claim>,
+}
+
+/// What ingestion (and the API) hold of the dispatcher: a way to hand over freshly leased
+/// deliveries, and to wake it when work became due by other means.
+#[derive(Clone)]
+pub struct DispatchHandle {
+    hot: mpsc::UnboundedSender<Claim>,
+    work_available: Arc<Notify>,
+    /// Claims this node holds and has not finished: handed over, waiting, or in flight.
+    held: Arc<AtomicUsize>,
     max_in_flight: usize,
     /// Covers waiting at the gate and the request itself, so a live claim never expires.
     lease_ms: i64,
 }
 
+impl DispatchHandle {
+    /// A lease for the deliveries of a message accepted at `now`, if this node has room to
+    /// send them at once; `None` leaves them pending for whichever node claims them.
+    pub fn lease_for_new_deliveries(&self, now: i64) -> Option<i64> {
+        (self.held.load(Ordering::Acquire) < self.max_in_flight).then_some(now + self.lease_ms)
+    }
+
+    /// Gives committed, leased deliveries to the dispatcher. If it has stopped, their leases
+    /// expire and they are claimed again: nothing is lost.
+    pub fn hand_over(&self, claims: Vec<Claim>) {
+        self.held.fetch_add(claims.len(), Ordering::AcqRel);
+        for claim in claims {
+            if self.hot.send(claim).is_err() {
+                self.held.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    pub fn wake(&self) {
+        self.work_available.notify_one();
+    }
+}
+
 /// Shared by the loop and the tasks it spawns.
 struct Running {
-    in_flight: AtomicUsize,
     slot_freed: Notify,
     outcomes: mpsc::UnboundedSender<Outcome>,
     shutdown: CancellationToken,
 }
 
 impl Dispatcher {
-    pub fn new(
-        store: Arc<dyn Store>,
-        work_available: Arc<Notify>,
-        config: &DeliveryConfig,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: &DeliveryConfig) -> (Self, DispatchHandle) {
         let guard = Guard::new(config.allowed_networks.clone());
         let sender = Sender {
-            client: client::build(Arc::new(guard.clone()), config.endpoint_in_flight),
+            client: client::build(Arc::new(guard.clone()), config.max_in_flight),
             guard,
             schedule: config.retry_schedule.clone(),
             timeout: config.request_timeout,
             disable_after: config.disable_after,
             user_agent: format!("hookd/{}", env!("CARGO_PKG_VERSION")),
         };
-        Self {
-            store,
-            work_available,
-            sender: Arc::new(sender),
-            gates: Arc::new(Gates::new(config.endpoint_in_flight)),
+        let (hot, handed_over) = mpsc::unbounded_channel();
+        let handle = DispatchHandle {
+            hot,
+            work_available: Arc::new(Notify::new()),
+            held: Arc::new(AtomicUsize::new(0)),
             max_in_flight: config.max_in_flight,
             lease_ms: 3 * config.request_timeout.as_millis() as i64 + 2_000,
-        }
+        };
+        let dispatcher = Self {
+            store,
+            sender: Arc::new(sender),
+            gates: Arc::new(Gates::new(config.endpoint_in_flight)),
+            handle: handle.clone(),
+            handed_over,
+        };
+        (dispatcher, handle)
     }
 
     /// Delivers until `shutdown`; then lets requests in flight finish, hands back the claims
     /// that had not started, and records every outcome before returning.
-    pub async fn run(self, shutdown: CancellationToken) {
+    ///
+    /// The store is asked for due work only when there may be some: at start, on a wake-up,
+    /// when the next known due time comes, and after a full batch. Deliveries handed over by
+    /// ingestion start without any query.
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let (outcomes, outcome_queue) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.store.clone(), outcome_queue));
-        let running = Arc::new(Running {
-            in_flight: AtomicUsize::new(0),
-            slot_freed: Notify::new(),
-            outcomes,
-            shutdown,
-        });
+        let running = Arc::new(Running { slot_freed: Notify::new(), outcomes, shutdown });
         let tracker = TaskTracker::new();
-        let mut leases_checked = 0;
+        let (mut leases_checked, mut claim_now, mut next_look) = (0, true, Instant::now());
         while !running.shutdown.is_cancelled() {
             let now = now_ms();
             if now - leases_checked >= IDLE_WAKE.as_millis() as i64 {
                 leases_checked = now;
                 self.expire_leases(now).await;
             }
-            let free = self.max_in_flight.saturating_sub(running.in_flight.load(Ordering::Acquire));
-            if free == 0 {
-                tokio::select! {
-                    _ = running.slot_freed.notified() => {}
-                    _ = running.shutdown.cancelled() => {}
+            let free =
+                self.handle.max_in_flight.saturating_sub(self.handle.held.load(Ordering::Acquire));
+            if claim_now && free > 0 {
+                if self.claim_and_start(now, free.min(CLAIM_BATCH), &running, &tracker).await {
+                    continue;
                 }
-                continue;
+                claim_now = false;
+                next_look = Instant::now() + self.until_next_due().await;
             }
-            let limit = free.min(CLAIM_BATCH);
-            let claimed =
-                match self.store.claim_due_deliveries(now, limit, now + self.lease_ms).await {
-                    Ok(claims) => claims,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
-                        Vec::new()
-                    }
-                };
-            let full_batch = claimed.len() == limit;
-            for claim in claimed {
-                self.start(claim, &running, &tracker);
+            tokio::select! {
+                Some(claim) = self.handed_over.recv() => self.start(claim, &running, &tracker),
+                _ = self.handle.work_available.notified() => claim_now = true,
+                _ = running.slot_freed.notified(), if free == 0 => {}
+                _ = tokio::time::sleep_until(next_look) => claim_now = true,
+                _ = running.shutdown.cancelled() => {}
             }
-            if !full_batch {
-                self.sleep_until_due(&running.shutdown).await;
-            }
+        }
+        self.handed_over.close();
+        while let Ok(claim) = self.handed_over.try_recv() {
+            self.handle.held.fetch_sub(1, Ordering::AcqRel);
+            let _ = running.outcomes.send(release(&claim, now_ms()));
         }
         tracker.close();
         tracker.wait().await;
@@ -124,33 +159,55 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
+    /// Claims due deliveries; true if the batch was full (more may be due).
+    async fn claim_and_start(
+        &self,
+        now: i64,
+        limit: usize,
+        running: &Arc<Running>,
+        tracker: &TaskTracker,
+    ) -> bool {
+        let lease = now + self.handle.lease_ms;
+        let claimed = match self.store.claim_due_deliveries(now, limit, lease).await {
+            Ok(claims) => claims,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming deliveries failed");
+                return false;
+            }
+        };
+        let full_batch = claimed.len() == limit;
+        self.handle.held.fetch_add(claimed.len(), Ordering::AcqRel);
+        for claim in claimed {
+            self.start(claim, running, tracker);
+        }
+        full_batch
+    }
+
+    /// Starts a held claim, or hands it back for later if its endpoint is saturated.
     fn start(&self, claim: Claim, running: &Arc<Running>, tracker: &TaskTracker) {
         let Some(gate) = self.gates.admit(&claim.endpoint.id) else {
+            self.handle.held.fetch_sub(1, Ordering::AcqRel);
             let _ = running.outcomes.send(release(&claim, now_ms() + BUSY_DELAY_MS));
             return;
         };
-        running.in_flight.fetch_add(1, Ordering::AcqRel);
-        let (sender, running) = (self.sender.clone(), running.clone());
+        let (sender, running, held) =
+            (self.sender.clone(), running.clone(), self.handle.held.clone());
         tracker.spawn(async move {
             let outcome = deliver(&sender, &claim, &gate, &running.shutdown).await;
             gate.leave();
             let _ = running.outcomes.send(outcome);
-            running.in_flight.fetch_sub(1, Ordering::AcqRel);
+            held.fetch_sub(1, Ordering::AcqRel);
             running.slot_freed.notify_one();
         });
     }
 
-    async fn sleep_until_due(&self, shutdown: &CancellationToken) {
-        let wait = match self.store.next_due_at().await {
+    /// How long until the next pending delivery is due (at most [`IDLE_WAKE`]).
+    async fn until_next_due(&self) -> Duration {
+        match self.store.next_due_at().await {
             Ok(Some(due)) => {
                 Duration::from_millis((due - now_ms()).clamp(1, IDLE_WAKE.as_millis() as i64) as u64)
             }
             _ => IDLE_WAKE,
-        };
-        tokio::select! {
-            _ = self.work_available.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.cancelled() => {}
         }
     }
 

@@ -77,16 +77,24 @@ pub struct MessageFilter {
 /// A message to accept, with what makes its acceptance idempotent.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    /// Its `app_id` may be the application's id or uid: the store resolves it in the same
+    /// transaction (one round trip per message, and no race with a deleted application).
     pub message: Message,
     /// The `Idempotency-Key` header, scoped to the application.
     pub idempotency_key: Option<String>,
+    /// When the deliveries become due; `None` is at once.
+    pub deliver_at: Option<i64>,
+    /// Lease the new deliveries until then to the caller, who sends them at once (the hot
+    /// path: no claim round trip). `None`, or a `deliver_at` in the future: left pending.
+    pub lease: Option<i64>,
 }
 
 /// What accepting a message did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Accepted {
-    /// Stored now, with one delivery per subscribed endpoint.
-    Created { message: Message, deliveries: usize },
+    /// Stored now, with one delivery per subscribed endpoint; `leased` holds them when they
+    /// were leased to the caller.
+    Created { message: Message, deliveries: usize, leased: Vec<Claim> },
     /// The idempotency key was seen before: this is the message it created.
     Replayed(Message),
 }

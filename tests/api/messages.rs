@@ -21,7 +21,6 @@ async fn destinations(app: &TestApp, msg: &str) -> Vec<String> {
     for d in list["data"].as_array().unwrap() {
         let (_, ep) =
             app.get(&format!("/api/v1/app/a/endpoint/{}", d["endpointId"].as_str().unwrap())).await;
-        assert_eq!(d["statusText"], "pending");
         uids.push(ep["uid"].as_str().unwrap().to_owned());
     }
     uids.sort();

@@ -8,19 +8,44 @@ use super::endpoints;
 use super::paging::{Order, paged};
 use super::pool::internal;
 use super::rows::{self, ATTEMPT_COLUMNS, MESSAGE_COLUMNS, opt_json};
-use crate::model::{Attempt, DeliveryState, DeliveryStatus, Message};
-use crate::store::{Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult};
+use std::sync::Arc;
+
+use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::store::{
+    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+};
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
 pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted> {
-    let msg = new.message;
+    let mut msg = new.message;
+    msg.app_id = super::catalog::find_app(conn, &msg.app_id)?.id;
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(conn, &msg.app_id, key)? {
             return Ok(Accepted::Replayed(earlier));
         }
     }
     insert_message(conn, &msg)?;
-    let deliveries = fan_out(conn, &msg)?;
+    let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
+    let lease = new.lease.filter(|_| due <= msg.created_at);
+    let targets = fan_out(conn, &msg, due, lease)?;
+    let deliveries = targets.len();
+    let leased = match lease {
+        Some(lease) => {
+            let message = Arc::new(msg.clone());
+            targets
+                .into_iter()
+                .map(|(delivery_id, endpoint)| Claim {
+                    delivery_id,
+                    lease,
+                    attempts: 0,
+                    manual: false,
+                    message: message.clone(),
+                    endpoint: Arc::new(endpoint),
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     if let Some(key) = &new.idempotency_key {
         conn.prepare_cached(
             "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES (?, ?, ?, ?)",
@@ -28,7 +53,7 @@ pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted
         .and_then(|mut s| s.execute(params![msg.app_id, key, msg.id, msg.created_at]))
         .map_err(internal)?;
     }
-    Ok(Accepted::Created { message: msg, deliveries })
+    Ok(Accepted::Created { message: msg, deliveries, leased })
 }
 
 fn find_by_idempotency_key(
@@ -71,24 +96,31 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
     Ok(())
 }
 
-fn fan_out(conn: &Connection, msg: &Message) -> StoreResult<usize> {
+/// Inserts one delivery per subscribed endpoint, pending or leased until `lease`.
+fn fan_out(
+    conn: &Connection,
+    msg: &Message,
+    due: i64,
+    lease: Option<i64>,
+) -> StoreResult<Vec<(i64, Endpoint)>> {
     let targets = endpoints::enabled_of_app(conn, &msg.app_id)?;
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, updated_at)
-             VALUES (?, ?, ?, 0, ?, ?)",
+            "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
+             lease_until, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?)",
         )
         .map_err(internal)?;
-    let mut count = 0;
-    for ep in targets.iter().filter(|ep| ep.subscribes_to(&msg.event_type, msg.channels.as_deref()))
+    let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
+    let mut created = Vec::new();
+    for ep in
+        targets.into_iter().filter(|ep| ep.subscribes_to(&msg.event_type, msg.channels.as_deref()))
     {
-        let pending = DeliveryStatus::Pending as i64;
         insert
-            .execute(params![msg.id, ep.id, pending, msg.created_at, msg.created_at])
+            .execute(params![msg.id, ep.id, state as i64, due, lease, msg.created_at])
             .map_err(internal)?;
-        count += 1;
+        created.push((conn.last_insert_rowid(), ep));
     }
-    Ok(count)
+    Ok(created)
 }
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {

@@ -173,11 +173,11 @@ impl Store for SqliteStore {
         limit: usize,
         lease: i64,
     ) -> StoreResult<Vec<Claim>> {
-        self.writer.run(move |c| dispatch::claim(c, now, limit, lease)).await
+        self.writer.run_relaxed(move |c| dispatch::claim(c, now, limit, lease)).await
     }
 
     async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>> {
-        self.writer.run(move |c| dispatch::record(c, &outcomes)).await
+        self.writer.run_relaxed(move |c| dispatch::record(c, &outcomes)).await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
@@ -185,6 +185,6 @@ impl Store for SqliteStore {
     }
 
     async fn expire_leases(&self, now: i64) -> StoreResult<usize> {
-        self.writer.run(move |c| dispatch::expire_leases(c, now)).await
+        self.writer.run_relaxed(move |c| dispatch::expire_leases(c, now)).await
     }
 }

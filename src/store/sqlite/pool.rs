@@ -18,7 +18,13 @@ use crate::store::{StoreError, StoreResult};
 const MAX_BATCH: usize = 512;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// A unit of work for the writer, and whether its commit must reach the disk before it is
+/// acknowledged.
+struct Job {
+    durable: bool,
+    run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
+}
 
 pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(err.to_string())
@@ -53,19 +59,43 @@ impl Writer {
         Self { jobs }
     }
 
-    /// Runs `f` in the next group commit and returns its result once that commit is durable.
+    /// Runs `f` in the next group commit and returns its result once that commit is durable
+    /// (fsynced): for everything a client is told has been stored.
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.submit(true, f).await
+    }
+
+    /// Like [`Writer::run`], but answers once committed, without waiting for the disk: for the
+    /// dispatcher's bookkeeping (claims, attempt outcomes), whose loss in a power cut only
+    /// means a delivery is made again. A process crash loses nothing (the WAL is written), and
+    /// the next durable commit syncs these too, since the WAL is one sequential file.
+    pub(super) async fn run_relaxed<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<T, F>(&self, durable: bool, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), String>| {
-                let _ = reply.send(commit.map_err(StoreError::Internal).and(result));
-            })
-        });
+        let job = Job {
+            durable,
+            run: Box::new(move |conn| {
+                let result = in_savepoint(conn, f);
+                Box::new(move |commit: Result<(), String>| {
+                    let _ = reply.send(commit.map_err(StoreError::Internal).and(result));
+                })
+            }),
+        };
         self.jobs.send(job).map_err(|_| internal("the SQLite writer has stopped"))?;
         answer.await.map_err(|_| internal("the SQLite writer has stopped"))?
     }
@@ -75,14 +105,19 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job").map_err(internal)?;
+    let run =
+        |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(internal);
+    run("SAVEPOINT job")?;
     let result = f(conn);
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    conn.execute_batch(end).map_err(internal)?;
+    if result.is_err() {
+        run("ROLLBACK TO job")?;
+    }
+    run("RELEASE job")?;
     result
 }
 
 fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
+    let mut stats = (0usize, 0usize, std::time::Duration::ZERO, std::time::Instant::now());
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -91,7 +126,20 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        stats.0 += 1;
+        stats.1 += batch.len();
+        let t = std::time::Instant::now();
         let commit = commit_batch(&conn, batch);
+        stats.2 += t.elapsed();
+        if stats.3.elapsed() > std::time::Duration::from_secs(2) {
+            tracing::debug!(
+                commits = stats.0,
+                jobs = stats.1,
+                busy_ms = stats.2.as_millis() as u64,
+                "writer"
+            );
+            stats = (0, 0, std::time::Duration::ZERO, std::time::Instant::now());
+        }
         let (completions, outcome) = commit;
         for done in completions {
             done(outcome.clone());
@@ -100,13 +148,17 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Completion>, Result<(), String>) {
+    let sync = if batch.iter().any(|job| job.durable) { "FULL" } else { "NORMAL" };
+    if let Err(e) = conn.pragma_update(None, "synchronous", sync) {
+        return (batch.into_iter().map(|_| noop_completion()).collect(), Err(e.to_string()));
+    }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let outcome = Err(e.to_string());
         // The jobs never ran; answer each with the failure.
         let completions = batch.into_iter().map(|_| noop_completion()).collect();
         return (completions, outcome);
     }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let completions: Vec<Completion> = batch.into_iter().map(|job| (job.run)(conn)).collect();
     let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
     if outcome.is_err() {
         let _ = conn.execute_batch("ROLLBACK");

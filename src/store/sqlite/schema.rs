@@ -89,7 +89,10 @@ CREATE TABLE deliveries (
 -- the same with a million finished rows as with none.
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 1;
 CREATE INDEX deliveries_leased ON deliveries(lease_until) WHERE state = 3;
-CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id, state, updated_at);
+-- For the cascade when an endpoint is deleted (endpoint_id never changes, so this index is
+-- written once per row), and for recovering an endpoint's failed deliveries.
+CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id);
+CREATE INDEX deliveries_failed ON deliveries(endpoint_id, updated_at) WHERE state = 2;
 
 CREATE TABLE attempts (
     id                    TEXT PRIMARY KEY,
