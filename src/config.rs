@@ -52,6 +52,9 @@ pub struct DeliveryConfig {
     pub endpoint_in_flight: usize,
     pub disable_after: Duration,
     pub rotation_grace: Duration,
+    /// Headers sent with every delivery, beneath each endpoint's own (Strapi's
+    /// `webhooks.defaultHeaders`). Only settable in the file, as `[delivery.default_headers]`.
+    pub default_headers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,19 +79,21 @@ struct Setting {
 /// The raw layers before validation. Build with [`Layers::new`], add layers, then [`Layers::resolve`].
 pub struct Layers {
     settings: BTreeMap<&'static str, Setting>,
+    default_headers: Vec<(String, String)>,
 }
 
 impl Layers {
     /// Starts from the embedded defaults.
     pub fn new() -> Self {
-        let mut layers = Self { settings: BTreeMap::new() };
+        let mut layers = Self { settings: BTreeMap::new(), default_headers: Vec::new() };
         layers.add_toml(DEFAULTS, "the built-in defaults").expect("built-in defaults are valid");
         layers
     }
 
     /// Adds a TOML document (a `--config` file).
     pub fn add_toml(&mut self, text: &str, origin: &str) -> Result<(), String> {
-        let doc: toml::Table = text.parse().map_err(|e| format!("{origin}: {e}"))?;
+        let mut doc: toml::Table = text.parse().map_err(|e| format!("{origin}: {e}"))?;
+        self.take_default_headers(&mut doc, origin)?;
         for (key, value) in flatten(&doc, "") {
             let Some((name, _)) = KEYS.iter().find(|(k, _)| *k == key) else {
                 return Err(format!("{origin}: unknown key `{key}`"));
@@ -98,6 +103,32 @@ impl Layers {
             })?;
             self.set(name, value, format!("`{key}` in {origin}"));
         }
+        Ok(())
+    }
+
+    /// `[delivery.default_headers]` is a table of names to values, not one setting.
+    fn take_default_headers(&mut self, doc: &mut toml::Table, origin: &str) -> Result<(), String> {
+        let Some(toml::Value::Table(delivery)) = doc.get_mut("delivery") else { return Ok(()) };
+        let Some(value) = delivery.remove("default_headers") else { return Ok(()) };
+        let bad = || {
+            format!(
+                "{origin}: `delivery.default_headers` must be a table of header names to strings"
+            )
+        };
+        let table = value.as_table().ok_or_else(bad)?;
+        let mut headers = Vec::new();
+        for (name, value) in table {
+            let value = value.as_str().ok_or_else(bad)?;
+            let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && axum::http::HeaderValue::from_str(value).is_ok();
+            if !valid {
+                return Err(format!(
+                    "{origin}: invalid header {name:?} in `delivery.default_headers`"
+                ));
+            }
+            headers.push((name.clone(), value.to_owned()));
+        }
+        self.default_headers = headers;
         Ok(())
     }
 
@@ -137,6 +168,7 @@ impl Layers {
                 endpoint_in_flight: self.parse("delivery.endpoint_in_flight", parse_positive)?,
                 disable_after: self.parse("delivery.disable_after", parse_duration)?,
                 rotation_grace: self.parse("delivery.rotation_grace", parse_duration)?,
+                default_headers: self.default_headers.clone(),
             },
         })
     }
@@ -257,6 +289,13 @@ mod tests {
         let err = layers.resolve().unwrap_err();
         assert!(err.contains("HOOKD_RETRY_SCHEDULE") && err.contains("soon"), "{err}");
         assert!(Layers::new().add_toml("colour = 1", "f.toml").unwrap_err().contains("colour"));
+
+        let mut layers = Layers::new();
+        layers
+            .add_toml("[delivery.default_headers]\nAuthorization = \"Bearer A\"", "f.toml")
+            .unwrap();
+        let headers = layers.resolve().unwrap().delivery.default_headers;
+        assert_eq!(headers, [("Authorization".to_owned(), "Bearer A".to_owned())]);
     }
 
     #[test]

@@ -23,3 +23,4 @@ pub mod profile;
 pub mod security;
 pub mod signing;
 pub mod store;
+pub mod template;

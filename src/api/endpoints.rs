@@ -14,7 +14,8 @@ use super::{ApiState, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::model::{Endpoint, ExpiringSecret, Metadata, ids};
-use crate::{profile, signing};
+use crate::profile;
+use crate::template::Template;
 
 pub fn routes() -> Router<ApiState> {
     let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
@@ -52,6 +53,8 @@ struct EndpointIn {
     /// hookd's addition: the wire contract (`standard`, `svix`, …).
     profile: Option<String>,
     profile_config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// hookd's addition: a payload template (see docs/profiles.md).
+    template: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +75,8 @@ struct EndpointPatch {
     metadata: Option<Metadata>,
     profile: Option<String>,
     profile_config: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    template: Option<Option<String>>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +96,7 @@ pub struct EndpointOut {
     metadata: Metadata,
     profile: String,
     profile_config: serde_json::Map<String, serde_json::Value>,
+    template: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -112,6 +118,7 @@ impl From<Endpoint> for EndpointOut {
             metadata: e.metadata,
             profile: e.profile,
             profile_config: e.profile_config,
+            template: e.template,
             created_at: format_rfc3339(e.created_at),
             updated_at: format_rfc3339(e.updated_at),
         }
@@ -129,10 +136,34 @@ impl EndpointIn {
         validate::keys("channels", self.channels.as_deref(), 10)?;
         validate::rate("throttleRate", self.throttle_rate)?;
         validate::metadata(&self.metadata)?;
-        if let Some(secret) = self.secret {
-            signing::validate_secret(&secret).map_err(|e| ApiError::invalid_field("secret", e))?;
-            ep.secret = secret;
+        if let Some(name) = self.profile {
+            if !profile::NAMES.contains(&name.as_str()) {
+                let names = profile::NAMES.join(", ");
+                return Err(ApiError::invalid_field(
+                    "profile",
+                    format!("profile must be one of {names}"),
+                ));
+            }
+            ep.profile = name;
         }
+        let chosen = profile::by_name(&ep.profile);
+        match self.secret {
+            Some(secret) => {
+                chosen
+                    .validate_secret(&secret)
+                    .map_err(|e| ApiError::invalid_field("secret", e))?;
+                ep.secret = secret;
+            }
+            // A new endpoint, or one whose new profile cannot use the old secret.
+            None if ep.secret.is_empty() || chosen.validate_secret(&ep.secret).is_err() => {
+                ep.secret = chosen.generate_secret();
+            }
+            None => {}
+        }
+        if let Some(text) = &self.template {
+            Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
+        }
+        ep.template = self.template;
         if let Some(headers) = self.headers {
             validate_headers(&headers)?;
             ep.headers = headers;
@@ -149,16 +180,6 @@ impl EndpointIn {
         ep.channels = self.channels;
         ep.throttle_rate = self.throttle_rate;
         ep.metadata = self.metadata;
-        if let Some(profile) = self.profile {
-            if !profile::NAMES.contains(&profile.as_str()) {
-                let names = profile::NAMES.join(", ");
-                return Err(ApiError::invalid_field(
-                    "profile",
-                    format!("profile must be one of {names}"),
-                ));
-            }
-            ep.profile = profile;
-        }
         if let Some(config) = self.profile_config {
             ep.profile_config = config;
         }
@@ -181,8 +202,7 @@ fn validate_url(url: &str) -> ApiResult<()> {
 }
 
 /// Names hookd sets itself; letting users override them would break signing or HTTP framing.
-const RESERVED_HEADERS: &[&str] =
-    &["host", "content-length", "transfer-encoding", "connection", "content-type", "user-agent"];
+const RESERVED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
 
 fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     if headers.len() > 64 {
@@ -220,11 +240,12 @@ fn blank_endpoint(app_id: &str) -> Endpoint {
         throttle_rate: None,
         metadata: Metadata::new(),
         headers: BTreeMap::new(),
-        secret: signing::generate_secret(),
+        secret: String::new(),
         previous_secrets: Vec::new(),
         failing_since: None,
         profile: "standard".into(),
         profile_config: serde_json::Map::new(),
+        template: None,
         created_at: now,
         updated_at: now,
     }
@@ -291,6 +312,7 @@ async fn patch(
         headers: None,
         profile: p.profile,
         profile_config: p.profile_config,
+        template: p.template.unwrap_or_else(|| current.template.clone()),
     };
     Ok(Json(s.store.update_endpoint(merged.apply(current)?).await?.into()))
 }
@@ -330,11 +352,13 @@ async fn rotate_secret(
     JsonBody(input): JsonBody<RotateIn>,
 ) -> ApiResult<Json<SecretOut>> {
     let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let chosen = profile::by_name(&ep.profile);
     let new = match input.key {
-        Some(key) => signing::validate_secret(&key)
+        Some(key) => chosen
+            .validate_secret(&key)
             .map(|()| key)
             .map_err(|e| ApiError::invalid_field("key", e))?,
-        None => signing::generate_secret(),
+        None => chosen.generate_secret(),
     };
     let now = now_ms();
     let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);

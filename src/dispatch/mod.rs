@@ -94,6 +94,7 @@ impl Dispatcher {
             timeout: config.request_timeout,
             disable_after: config.disable_after,
             user_agent: format!("hookd/{}", env!("CARGO_PKG_VERSION")),
+            default_headers: config.default_headers.clone(),
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
         let handle = DispatchHandle {

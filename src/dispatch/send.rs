@@ -28,6 +28,8 @@ pub struct Sender {
     pub timeout: Duration,
     pub disable_after: Duration,
     pub user_agent: String,
+    /// The server's `[delivery] default_headers`, beneath every endpoint's own.
+    pub default_headers: Vec<(String, String)>,
 }
 
 /// What came back: a status with (part of) the body, or the failure in words.
@@ -45,18 +47,18 @@ impl Sender {
         let started = Instant::now();
         let now = now_ms();
         let ep = &claim.endpoint;
-        let profile = profile::by_name(&ep.profile);
         let response = if ep.disabled && !claim.manual {
             Response::not_sent("the endpoint is disabled".into())
         } else {
-            match profile.render(&Delivery { message: &claim.message, endpoint: ep, now_ms: now }) {
-                Ok(rendered) => self.send(&ep.url, &ep.headers, rendered).await,
+            let delivery = Delivery { message: &claim.message, endpoint: ep, now_ms: now };
+            match profile::render(&delivery, self.base_headers(), &self.default_headers) {
+                Ok(rendered) => self.send(&ep.url, rendered).await,
                 Err(why) => Response::not_sent(why),
             }
         };
         let verdict = match response.not_sent {
             true => Verdict::Final,
-            false => schedule::classify(response.status, |s| profile.is_final_status(s)),
+            false => schedule::classify(response.status, |s| profile::is_final_status(ep, s)),
         };
         self.outcome(claim, now, started.elapsed(), response, verdict)
     }
@@ -119,13 +121,15 @@ impl Sender {
         }
     }
 
-    async fn send(
-        &self,
-        url: &str,
-        custom: &std::collections::BTreeMap<String, String>,
-        rendered: Rendered,
-    ) -> Response {
-        let request = match self.build_request(url, custom, rendered) {
+    fn base_headers(&self) -> Vec<(String, String)> {
+        vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("User-Agent".into(), self.user_agent.clone()),
+        ]
+    }
+
+    async fn send(&self, url: &str, rendered: Rendered) -> Response {
+        let request = match self.build_request(url, rendered) {
             Ok(r) => r,
             Err(why) => return Response::not_sent(why),
         };
@@ -152,27 +156,11 @@ impl Sender {
         }
     }
 
-    fn build_request(
-        &self,
-        url: &str,
-        custom: &std::collections::BTreeMap<String, String>,
-        rendered: Rendered,
-    ) -> Result<Request<Full<Bytes>>, String> {
+    fn build_request(&self, url: &str, rendered: Rendered) -> Result<Request<Full<Bytes>>, String> {
         let uri: hyper::Uri = url.parse().map_err(|_| format!("invalid URL {url:?}"))?;
         client::check_literal_host(&self.guard, uri.host().unwrap_or_default())?;
-        let mut headers: Vec<(String, String)> = vec![
-            ("content-type".into(), "application/json".into()),
-            ("user-agent".into(), self.user_agent.clone()),
-        ];
-        // Later layers win: hookd's defaults < the endpoint's headers < the profile's own.
-        for (name, value) in
-            custom.iter().map(|(n, v)| (n.clone(), v.clone())).chain(rendered.headers)
-        {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-            headers.push((name, value));
-        }
         let mut builder = Request::post(uri);
-        for (name, value) in headers {
+        for (name, value) in rendered.headers {
             builder = builder.header(name, value);
         }
         builder

@@ -76,6 +76,8 @@ pub struct Endpoint {
     pub profile: String,
     /// The profile's own settings (e.g. Misskey's server origin).
     pub profile_config: serde_json::Map<String, serde_json::Value>,
+    /// A payload template (Mastodon's `{{path}}` language) that replaces the body.
+    pub template: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

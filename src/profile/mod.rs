@@ -1,37 +1,83 @@
-//! Profiles: how one delivery becomes one HTTP request. Each profile is a file of the same
-//! shape; it decides the body envelope, its identity and signature headers, and which failed
-//! statuses its sender treats as final.
+//! Profiles: how one delivery becomes one HTTP request. Each sender's contract is one file of
+//! the same shape (a [`Profile`]): its body envelope, its identity and signature headers, its
+//! secrets, and which failed statuses it treats as final.
+//!
+//! [`render`] is the pipeline every delivery goes through:
+//! envelope → payload template (if the endpoint has one) → the profile's headers over the body
+//! actually sent → headers merged (hookd's defaults < server defaults < endpoint < profile).
 
 mod standard;
 
 use crate::model::{Endpoint, Message};
+use crate::template::Template;
 
 pub use standard::{Standard, Svix};
 
-/// What a profile puts on the wire. The dispatcher adds `Content-Type`, a `User-Agent` and
-/// the endpoint's custom headers beneath these (a profile's own headers win).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// One delivery attempt's inputs. `now_ms` is passed in so signing is a pure function.
+/// One delivery attempt's inputs. `now_ms` is passed in so rendering is a pure function.
 pub struct Delivery<'a> {
     pub message: &'a Message,
     pub endpoint: &'a Endpoint,
     pub now_ms: i64,
 }
 
+/// What goes on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Header layers, lowest first; see [`Profile::merge_headers`].
+pub struct HeaderLayers<'a> {
+    /// hookd's own: `Content-Type: application/json` and its `User-Agent`.
+    pub base: Vec<(String, String)>,
+    /// The server's `[delivery] default_headers`.
+    pub server: &'a [(String, String)],
+    /// The endpoint's custom headers.
+    pub endpoint: &'a [(String, String)],
+    /// The profile's own (identity, signature, fixed headers).
+    pub profile: Vec<(String, String)>,
+}
+
 pub trait Profile: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Renders the request, or says why it cannot be rendered (a final failure).
-    fn render(&self, delivery: &Delivery<'_>) -> Result<Rendered, String>;
+    /// The body before any template, as this sender builds it. An `Err` fails the delivery
+    /// at once, with the text in the attempt log.
+    fn envelope(&self, delivery: &Delivery<'_>) -> Result<Vec<u8>, String>;
 
-    /// Whether a non-2xx status ends the delivery without retries.
+    /// Identity, signature and fixed headers, computed over `body` (the bytes actually sent).
+    fn headers(&self, delivery: &Delivery<'_>, body: &[u8]) -> Vec<(String, String)>;
+
+    /// Merges the layers, later winning, names compared without case. A profile whose sender
+    /// merges differently (Strapi) overrides this.
+    fn merge_headers(&self, layers: HeaderLayers<'_>) -> Vec<(String, String)> {
+        let mut merged: Vec<(String, String)> = Vec::new();
+        let all = layers
+            .base
+            .into_iter()
+            .chain(layers.server.iter().cloned())
+            .chain(layers.endpoint.iter().cloned());
+        for (name, value) in all.chain(layers.profile) {
+            merged.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            merged.push((name, value));
+        }
+        merged
+    }
+
+    /// Whether a non-2xx status ends the delivery without retries, by this sender's rules.
     fn is_final_status(&self, _status: u16) -> bool {
         false
+    }
+
+    /// A new secret when the user gives none.
+    fn generate_secret(&self) -> String {
+        crate::signing::generate_secret()
+    }
+
+    /// Checks a secret the user gives.
+    fn validate_secret(&self, secret: &str) -> Result<(), String> {
+        crate::signing::validate_secret(secret)
     }
 }
 
@@ -43,5 +89,42 @@ pub fn by_name(name: &str) -> &'static dyn Profile {
     match name {
         "svix" => &Svix,
         _ => &Standard,
+    }
+}
+
+/// Renders one delivery: envelope, template, headers.
+pub fn render(
+    delivery: &Delivery<'_>,
+    base: Vec<(String, String)>,
+    server_headers: &[(String, String)],
+) -> Result<Rendered, String> {
+    let ep = delivery.endpoint;
+    let profile = by_name(&ep.profile);
+    let envelope = profile.envelope(delivery)?;
+    let body = match &ep.template {
+        Some(text) => Template::parse(text)
+            .map_err(|e| format!("invalid template: {e}"))?
+            .render(&envelope)?
+            .into_bytes(),
+        None => envelope,
+    };
+    let own = profile.headers(delivery, &body);
+    let endpoint: Vec<(String, String)> =
+        ep.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let headers = profile.merge_headers(HeaderLayers {
+        base,
+        server: server_headers,
+        endpoint: &endpoint,
+        profile: own,
+    });
+    Ok(Rendered { headers, body })
+}
+
+/// Whether `status` is final for this endpoint: its `profileConfig.finalStatuses` list if it
+/// has one (an empty list retries everything), else its profile's rule.
+pub fn is_final_status(endpoint: &Endpoint, status: u16) -> bool {
+    match endpoint.profile_config.get("finalStatuses").and_then(|v| v.as_array()) {
+        Some(list) => list.iter().any(|s| s.as_u64() == Some(u64::from(status))),
+        None => by_name(&endpoint.profile).is_final_status(status),
     }
 }

@@ -1,26 +1,21 @@
 //! `standard` (default): Standard Webhooks. `svix`: the same with `svix-` header names.
 //! The body is the payload exactly as it was accepted.
 
-use super::{Delivery, Profile, Rendered};
+use super::{Delivery, Profile};
 use crate::signing::standard_signature;
 
 pub struct Standard;
 pub struct Svix;
 
-fn render(delivery: &Delivery<'_>, prefix: &str) -> Rendered {
-    let msg = delivery.message;
+fn signed_headers(delivery: &Delivery<'_>, body: &[u8], prefix: &str) -> Vec<(String, String)> {
+    let id = &delivery.message.id;
     let timestamp = delivery.now_ms.div_euclid(1000);
-    let body = msg.payload.as_bytes().to_vec();
     let secrets = delivery.endpoint.signing_secrets(delivery.now_ms);
-    let signature = standard_signature(&secrets, &msg.id, timestamp, &body);
-    Rendered {
-        headers: vec![
-            (format!("{prefix}-id"), msg.id.clone()),
-            (format!("{prefix}-timestamp"), timestamp.to_string()),
-            (format!("{prefix}-signature"), signature),
-        ],
-        body,
-    }
+    vec![
+        (format!("{prefix}-id"), id.clone()),
+        (format!("{prefix}-timestamp"), timestamp.to_string()),
+        (format!("{prefix}-signature"), standard_signature(&secrets, id, timestamp, body)),
+    ]
 }
 
 impl Profile for Standard {
@@ -28,8 +23,12 @@ impl Profile for Standard {
         "standard"
     }
 
-    fn render(&self, delivery: &Delivery<'_>) -> Result<Rendered, String> {
-        Ok(render(delivery, "webhook"))
+    fn envelope(&self, delivery: &Delivery<'_>) -> Result<Vec<u8>, String> {
+        Ok(delivery.message.payload.as_bytes().to_vec())
+    }
+
+    fn headers(&self, delivery: &Delivery<'_>, body: &[u8]) -> Vec<(String, String)> {
+        signed_headers(delivery, body, "webhook")
     }
 }
 
@@ -38,7 +37,11 @@ impl Profile for Svix {
         "svix"
     }
 
-    fn render(&self, delivery: &Delivery<'_>) -> Result<Rendered, String> {
-        Ok(render(delivery, "svix"))
+    fn envelope(&self, delivery: &Delivery<'_>) -> Result<Vec<u8>, String> {
+        Ok(delivery.message.payload.as_bytes().to_vec())
+    }
+
+    fn headers(&self, delivery: &Delivery<'_>, body: &[u8]) -> Vec<(String, String)> {
+        signed_headers(delivery, body, "svix")
     }
 }

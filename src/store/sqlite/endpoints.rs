@@ -16,8 +16,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled,
          filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets,
-         failing_since, profile, profile_config, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         failing_since, profile, profile_config, template, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -38,6 +38,7 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.failing_since,
             ep.profile,
             to_json(&ep.profile_config),
+            ep.template,
             ep.created_at,
             ep.updated_at
         ])
@@ -80,7 +81,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
              filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
              secret = ?, previous_secrets = ?, failing_since = ?, profile = ?,
-             profile_config = ?, updated_at = ? WHERE id = ? AND app_id = ?",
+             profile_config = ?, template = ?, updated_at = ? WHERE id = ? AND app_id = ?",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -99,6 +100,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 ep.failing_since,
                 ep.profile,
                 to_json(&ep.profile_config),
+                ep.template,
                 ep.updated_at,
                 ep.id,
                 ep.app_id

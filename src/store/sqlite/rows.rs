@@ -66,7 +66,7 @@ pub(super) fn event_type(row: &Row) -> rusqlite::Result<EventType> {
 
 pub(super) const ENDPOINT_COLUMNS: &str = "id, app_id, uid, url, description, version, disabled, \
      filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets, \
-     failing_since, profile, profile_config, created_at, updated_at";
+     failing_since, profile, profile_config, template, created_at, updated_at";
 
 pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
@@ -87,6 +87,7 @@ pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
         failing_since: row.get("failing_since")?,
         profile: row.get("profile")?,
         profile_config: from_json(row, "profile_config")?,
+        template: row.get("template")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })

@@ -44,6 +44,7 @@ CREATE TABLE endpoints (
     failing_since    INTEGER,
     profile          TEXT NOT NULL,
     profile_config   TEXT NOT NULL,
+    template         TEXT,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     UNIQUE (app_id, uid)
