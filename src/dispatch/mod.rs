@@ -123,6 +123,7 @@ impl Dispatcher {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let (outcomes, outcome_queue) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.store.clone(), outcome_queue));
+        self.store.watch_for_work(self.handle.work_available.clone());
         let running = Arc::new(Running { slot_freed: Notify::new(), outcomes, shutdown });
         let tracker = TaskTracker::new();
         let (mut leases_checked, mut claim_now, mut next_look) = (0, true, Instant::now());

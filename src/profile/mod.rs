@@ -6,12 +6,18 @@
 //! envelope → payload template (if the endpoint has one) → the profile's headers over the body
 //! actually sent → headers merged (hookd's defaults < server defaults < endpoint < profile).
 
+mod mastodon;
+mod misskey;
 mod standard;
+mod strapi;
 
 use crate::model::{Endpoint, Message};
 use crate::template::Template;
 
+pub use mastodon::Mastodon;
+pub use misskey::Misskey;
 pub use standard::{Standard, Svix};
+pub use strapi::Strapi;
 
 /// One delivery attempt's inputs. `now_ms` is passed in so rendering is a pure function.
 pub struct Delivery<'a> {
@@ -82,12 +88,15 @@ pub trait Profile: Send + Sync {
 }
 
 /// The profiles an endpoint may choose, by name.
-pub const NAMES: &[&str] = &["standard", "svix"];
+pub const NAMES: &[&str] = &["standard", "svix", "misskey", "mastodon", "strapi"];
 
 /// The profile called `name`; the standard one for anything unknown.
 pub fn by_name(name: &str) -> &'static dyn Profile {
     match name {
         "svix" => &Svix,
+        "misskey" => &Misskey,
+        "mastodon" => &Mastodon,
+        "strapi" => &Strapi,
         _ => &Standard,
     }
 }
@@ -126,5 +135,73 @@ pub fn is_final_status(endpoint: &Endpoint, status: u16) -> bool {
     match endpoint.profile_config.get("finalStatuses").and_then(|v| v.as_array()) {
         Some(list) => list.iter().any(|s| s.as_u64() == Some(u64::from(status))),
         None => by_name(&endpoint.profile).is_final_status(status),
+    }
+}
+
+/// A string setting of `profileConfig`: absent or `null` is `None`, another type an error.
+fn config_str<'a>(endpoint: &'a Endpoint, key: &str) -> Result<Option<&'a str>, String> {
+    match endpoint.profile_config.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("profileConfig.{key} must be a string")),
+    }
+}
+
+/// Shared fixtures for the profiles' tests.
+#[cfg(test)]
+mod fixtures {
+    use crate::model::{Endpoint, Message};
+
+    /// An endpoint of `profile` with the given `profileConfig` (a JSON object).
+    pub fn endpoint(profile: &str, config: serde_json::Value, secret: &str) -> Endpoint {
+        Endpoint {
+            id: "ep_1".into(),
+            app_id: "app_1".into(),
+            uid: None,
+            url: "https://receiver.example/hook".into(),
+            description: String::new(),
+            version: 1,
+            disabled: false,
+            filter_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Default::default(),
+            headers: Default::default(),
+            secret: secret.into(),
+            previous_secrets: Vec::new(),
+            failing_since: None,
+            profile: profile.into(),
+            profile_config: config.as_object().cloned().unwrap_or_default(),
+            template: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    pub fn message(event_type: &str, payload: &str, created_at: i64) -> Message {
+        Message {
+            id: "msg_1".into(),
+            app_id: "app_1".into(),
+            event_type: event_type.into(),
+            event_id: None,
+            channels: None,
+            tags: None,
+            payload: payload.into(),
+            created_at,
+        }
+    }
+
+    /// hookd's base layer, as the dispatcher passes it.
+    pub fn base() -> Vec<(String, String)> {
+        vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("User-Agent".into(), "hookd/test".into()),
+        ]
+    }
+
+    /// The value of header `name` (any case); panics if it is absent.
+    pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+        let found = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        &found.unwrap_or_else(|| panic!("no {name} header in {headers:?}")).1
     }
 }

@@ -1,6 +1,8 @@
 //! The storage seam: one [`Store`] trait, one backend per database. All SQL lives below this
 //! folder. The backend is chosen once, from the database URL, by [`open`].
 
+pub mod columns;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::Path;
@@ -218,6 +220,10 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
     /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.
     async fn expire_leases(&self, now: i64) -> StoreResult<usize>;
+
+    /// Wakes `wake` when another node makes deliveries due. A single-process backend has no
+    /// other nodes, so by default this does nothing.
+    fn watch_for_work(&self, _wake: Arc<tokio::sync::Notify>) {}
 }
 
 /// Opens the store named by `database_url`, or the embedded SQLite file in `data_dir`.
@@ -230,9 +236,11 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
         Some(url) => match url.split_once("://") {
             Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
             Some(("postgres" | "postgresql", _)) => {
-                Err("PostgreSQL is not supported by this build yet; use SQLite".into())
+                Ok(Arc::new(postgres::PgStore::open(url).await?))
             }
-            _ => Err(format!("unsupported database URL {url:?}: expected sqlite://PATH")),
+            _ => Err(format!(
+                "unsupported database URL {url:?}: expected postgres://… or sqlite://PATH"
+            )),
         },
     }
 }

@@ -2,6 +2,7 @@
 //! test, real HTTP.
 
 mod applications;
+mod cluster;
 mod crash;
 mod delivery;
 mod delivery_failures;

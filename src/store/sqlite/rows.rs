@@ -1,20 +1,16 @@
 //! Row ⇄ domain conversions. JSON-valued fields are stored as JSON text.
 
 use rusqlite::Row;
-use serde::Serialize;
+
+pub(super) use crate::store::columns::{
+    APP as APP_COLUMNS, ATTEMPT as ATTEMPT_COLUMNS, ENDPOINT as ENDPOINT_COLUMNS,
+    EVENT_TYPE as EVENT_TYPE_COLUMNS, MESSAGE as MESSAGE_COLUMNS, opt_json, to_json,
+};
 use serde::de::DeserializeOwned;
 
 use crate::model::{
     Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, TriggerType,
 };
-
-pub(super) fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
-}
-
-pub(super) fn opt_json<T: Serialize>(value: &Option<T>) -> Option<String> {
-    value.as_ref().map(to_json)
-}
 
 fn from_json<T: DeserializeOwned>(row: &Row, idx: &str) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
@@ -33,8 +29,6 @@ fn from_opt_json<T: DeserializeOwned>(row: &Row, idx: &str) -> rusqlite::Result<
     .transpose()
 }
 
-pub(super) const APP_COLUMNS: &str = "id, uid, name, rate_limit, metadata, created_at, updated_at";
-
 pub(super) fn app(row: &Row) -> rusqlite::Result<Application> {
     Ok(Application {
         id: row.get("id")?,
@@ -46,9 +40,6 @@ pub(super) fn app(row: &Row) -> rusqlite::Result<Application> {
         updated_at: row.get("updated_at")?,
     })
 }
-
-pub(super) const EVENT_TYPE_COLUMNS: &str = "name, description, archived, deprecated, schemas, \
-     feature_flag, group_name, created_at, updated_at";
 
 pub(super) fn event_type(row: &Row) -> rusqlite::Result<EventType> {
     Ok(EventType {
@@ -63,10 +54,6 @@ pub(super) fn event_type(row: &Row) -> rusqlite::Result<EventType> {
         updated_at: row.get("updated_at")?,
     })
 }
-
-pub(super) const ENDPOINT_COLUMNS: &str = "id, app_id, uid, url, description, version, disabled, \
-     filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets, \
-     failing_since, profile, profile_config, template, created_at, updated_at";
 
 pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
@@ -93,9 +80,6 @@ pub(super) fn endpoint(row: &Row) -> rusqlite::Result<Endpoint> {
     })
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, app_id, event_type, event_id, channels, tags, payload, created_at";
-
 pub(super) fn message(row: &Row) -> rusqlite::Result<Message> {
     Ok(Message {
         id: row.get("id")?,
@@ -108,9 +92,6 @@ pub(super) fn message(row: &Row) -> rusqlite::Result<Message> {
         created_at: row.get("created_at")?,
     })
 }
-
-pub(super) const ATTEMPT_COLUMNS: &str = "id, msg_id, endpoint_id, url, response, \
-     response_status_code, response_duration_ms, status, trigger_type, created_at";
 
 pub(super) fn attempt(row: &Row) -> rusqlite::Result<Attempt> {
     let trigger: i64 = row.get("trigger_type")?;

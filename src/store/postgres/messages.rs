@@ -1,0 +1,255 @@
+//! Messages: acceptance with fan-out and idempotency, reads, attempts, resend and recover.
+
+use std::sync::Arc;
+
+use tokio_postgres::{GenericClient, Transaction};
+
+use super::catalog::find_app;
+use super::rows;
+use super::util::{Order, Param, internal, is_unique_violation, paged};
+use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::store::columns::{self, opt_json};
+use crate::store::{
+    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+};
+
+/// The channel other nodes LISTEN on for "deliveries became due".
+pub(super) const WORK_CHANNEL: &str = "hookd_work";
+
+pub(super) async fn notify_work(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.execute("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
+    Ok(())
+}
+
+/// One transaction: the message, its deliveries and its idempotency key commit together.
+/// `Ok(None)` means another node committed the same idempotency key first: look it up.
+pub(super) async fn accept(
+    tx: &Transaction<'_>,
+    new: &NewMessage,
+) -> StoreResult<Option<Accepted>> {
+    let mut msg = new.message.clone();
+    msg.app_id = find_app(tx, &msg.app_id).await?.id;
+    if let Some(key) = &new.idempotency_key {
+        if let Some(earlier) = find_by_idempotency_key(tx, &msg.app_id, key).await? {
+            return Ok(Some(Accepted::Replayed(earlier)));
+        }
+    }
+    insert_message(tx, &msg).await?;
+    let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
+    let lease = new.lease.filter(|_| due <= msg.created_at);
+    let targets = fan_out(tx, &msg, due, lease).await?;
+    if let Some(key) = &new.idempotency_key {
+        let inserted = tx
+            .execute(
+                "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&msg.app_id, key, &msg.id, &msg.created_at],
+            )
+            .await
+            .map_err(internal)?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+    }
+    if lease.is_none() && !targets.is_empty() {
+        notify_work(tx).await?;
+    }
+    let deliveries = targets.len();
+    let leased = match lease {
+        Some(lease) => {
+            let message = Arc::new(msg.clone());
+            let claim = |(delivery_id, endpoint)| Claim {
+                delivery_id,
+                lease,
+                attempts: 0,
+                manual: false,
+                message: message.clone(),
+                endpoint: Arc::new(endpoint),
+            };
+            targets.into_iter().map(claim).collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Some(Accepted::Created { message: msg, deliveries, leased }))
+}
+
+pub(super) async fn find_by_idempotency_key(
+    c: &impl GenericClient,
+    app_id: &str,
+    key: &str,
+) -> StoreResult<Option<Message>> {
+    let sql = format!(
+        "SELECT {} FROM messages WHERE id = (SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2)",
+        columns::MESSAGE
+    );
+    let row = c.query_opt(&sql, &[&app_id, &key]).await.map_err(internal)?;
+    row.as_ref().map(rows::message).transpose().map_err(internal)
+}
+
+async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &msg.id,
+            &msg.app_id,
+            &msg.event_type,
+            &msg.event_id,
+            &opt_json(&msg.channels),
+            &opt_json(&msg.tags),
+            &msg.payload,
+            &msg.created_at,
+        ],
+    )
+    .await
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            StoreError::DuplicateEventId(msg.event_id.clone().unwrap_or_default())
+        } else {
+            internal(err)
+        }
+    })?;
+    Ok(())
+}
+
+async fn fan_out(
+    tx: &Transaction<'_>,
+    msg: &Message,
+    due: i64,
+    lease: Option<i64>,
+) -> StoreResult<Vec<(i64, Endpoint)>> {
+    let sql =
+        format!("SELECT {} FROM endpoints WHERE app_id = $1 AND NOT disabled", columns::ENDPOINT);
+    let rows = tx.query(&sql, &[&msg.app_id]).await.map_err(internal)?;
+    let state =
+        if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending } as i16;
+    let insert = tx
+        .prepare(
+            "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, lease_until, updated_at)
+             VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id",
+        )
+        .await
+        .map_err(internal)?;
+    let mut created = Vec::new();
+    for row in &rows {
+        let ep = rows::endpoint(row).map_err(internal)?;
+        if ep.subscribes_to(&msg.event_type, msg.channels.as_deref()) {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                [&msg.id, &ep.id, &state, &due, &lease, &msg.created_at];
+            let id: i64 = tx.query_one(&insert, &params).await.map_err(internal)?.get(0);
+            created.push((id, ep));
+        }
+    }
+    Ok(created)
+}
+
+pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> StoreResult<Message> {
+    let sql = format!(
+        "SELECT {} FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2)",
+        columns::MESSAGE
+    );
+    let row = c.query_opt(&sql, &[&app_id, &key]).await.map_err(internal)?;
+    row.as_ref()
+        .map(rows::message)
+        .transpose()
+        .map_err(internal)?
+        .ok_or(StoreError::NotFound("message"))
+}
+
+pub(super) async fn list(
+    c: &impl GenericClient,
+    app_id: &str,
+    filter: &MessageFilter,
+    query: &ListQuery,
+) -> StoreResult<Page<Message>> {
+    let mut select = format!("SELECT {} FROM messages WHERE app_id = $1", columns::MESSAGE);
+    let mut params: Vec<Param> = vec![Box::new(app_id.to_owned())];
+    if !filter.event_types.is_empty() {
+        params.push(Box::new(filter.event_types.clone()));
+        select.push_str(&format!(" AND event_type = ANY(${})", params.len()));
+    }
+    if let Some(channel) = &filter.channel {
+        params.push(Box::new(channel.clone()));
+        select.push_str(&format!(" AND channels::jsonb ? ${}", params.len()));
+    }
+    if let Some(before) = filter.before {
+        params.push(Box::new(before));
+        select.push_str(&format!(" AND created_at < ${}", params.len()));
+    }
+    if let Some(after) = filter.after {
+        params.push(Box::new(after));
+        select.push_str(&format!(" AND created_at > ${}", params.len()));
+    }
+    paged(c, &select, params, Order { key: "id", descending: true }, query, rows::message).await
+}
+
+pub(super) async fn attempts_where(
+    c: &impl GenericClient,
+    column: &'static str,
+    value: &str,
+    query: &ListQuery,
+) -> StoreResult<Page<Attempt>> {
+    let select = format!("SELECT {} FROM attempts WHERE {column} = $1", columns::ATTEMPT);
+    let params: Vec<Param> = vec![Box::new(value.to_owned())];
+    paged(c, &select, params, Order { key: "id", descending: true }, query, rows::attempt).await
+}
+
+pub(super) async fn deliveries_of(
+    c: &impl GenericClient,
+    msg_id: &str,
+) -> StoreResult<Vec<DeliveryState>> {
+    let rows = c
+        .query(
+            "SELECT msg_id, endpoint_id, state, attempts, next_attempt_at FROM deliveries
+             WHERE msg_id = $1 ORDER BY endpoint_id",
+            &[&msg_id],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|r| DeliveryState {
+            msg_id: r.get(0),
+            endpoint_id: r.get(1),
+            status: DeliveryStatus::from_code(i64::from(r.get::<_, i16>(2))),
+            attempts: r.get(3),
+            next_attempt_at: r.get(4),
+        })
+        .collect())
+}
+
+pub(super) async fn resend(
+    tx: &Transaction<'_>,
+    msg_id: &str,
+    endpoint_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual, updated_at)
+         VALUES ($1, $2, 1, 0, $3, TRUE, $3)
+         ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET state = 1, next_attempt_at = $3,
+             lease_until = NULL, manual = TRUE, updated_at = $3",
+        &[&msg_id, &endpoint_id, &now],
+    )
+    .await
+    .map_err(internal)?;
+    notify_work(tx).await
+}
+
+pub(super) async fn recover_failed(
+    tx: &Transaction<'_>,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> StoreResult<usize> {
+    let changed = tx
+        .execute(
+            "UPDATE deliveries SET state = 1, next_attempt_at = $3, attempts = 0, manual = TRUE, updated_at = $3
+             WHERE endpoint_id = $1 AND state = 2 AND updated_at >= $2",
+            &[&endpoint_id, &since, &now],
+        )
+        .await
+        .map_err(internal)?;
+    notify_work(tx).await?;
+    Ok(changed as usize)
+}

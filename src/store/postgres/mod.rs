@@ -1,0 +1,256 @@
+//! The scale-out backend: PostgreSQL shared by any number of identical hookd nodes.
+//! Deliveries are claimed with `FOR UPDATE SKIP LOCKED` under leases; wake-ups cross nodes
+//! with LISTEN/NOTIFY; idempotency and `eventId` uniqueness are held by constraints.
+
+mod catalog;
+mod dispatch;
+mod messages;
+mod rows;
+mod schema;
+mod util;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use self::util::internal;
+use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
+use crate::store::{
+    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreError,
+    StoreResult,
+};
+
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl PgStore {
+    /// Connects, and brings the schema up to date (safe when several nodes start at once).
+    pub async fn open(url: &str) -> Result<Self, String> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| format!("invalid database URL: {e}"))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| e.to_string())?;
+        let mut client =
+            pool.get().await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+        schema::migrate(&mut client)
+            .await
+            .map_err(|e| format!("migrating the database failed: {e}"))?;
+        Ok(Self { pool, config })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(internal)
+    }
+}
+
+/// Runs `$body` in a transaction on a pooled connection; `relaxed` commits without waiting
+/// for the WAL flush (bookkeeping only).
+macro_rules! in_tx {
+    ($self:ident, relaxed = $relaxed:expr, |$tx:ident| $body:expr) => {{
+        let mut client = $self.client().await?;
+        let $tx = client.transaction().await.map_err(internal)?;
+        if $relaxed {
+            dispatch::relax(&$tx).await?;
+        }
+        let result = $body;
+        $tx.commit().await.map_err(internal)?;
+        Ok(result)
+    }};
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn insert_app(&self, app: Application) -> StoreResult<Application> {
+        catalog::insert_app(&**self.client().await?, &app).await.map(|()| app)
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
+        catalog::find_app(&**self.client().await?, id_or_uid).await
+    }
+
+    async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
+        catalog::list_apps(&**self.client().await?, &query).await
+    }
+
+    async fn update_app(&self, app: Application) -> StoreResult<Application> {
+        catalog::update_app(&**self.client().await?, &app).await.map(|()| app)
+    }
+
+    async fn delete_app(&self, id: &str) -> StoreResult<()> {
+        catalog::delete_app(&**self.client().await?, id).await
+    }
+
+    async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
+        catalog::save_event_type(&**self.client().await?, &et, true).await.map(|()| et)
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
+        catalog::find_event_type(&**self.client().await?, name).await
+    }
+
+    async fn list_event_types(
+        &self,
+        query: ListQuery,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>> {
+        catalog::list_event_types(&**self.client().await?, &query, include_archived).await
+    }
+
+    async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
+        catalog::save_event_type(&**self.client().await?, &et, false).await.map(|()| et)
+    }
+
+    async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
+        catalog::expunge_event_type(&**self.client().await?, name).await
+    }
+
+    async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
+        catalog::insert_endpoint(&**self.client().await?, &ep).await.map(|()| ep)
+    }
+
+    async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
+        catalog::find_endpoint(&**self.client().await?, app_id, id_or_uid).await
+    }
+
+    async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
+        catalog::list_endpoints(&**self.client().await?, app_id, &query).await
+    }
+
+    async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
+        catalog::update_endpoint(&**self.client().await?, &ep).await.map(|()| ep)
+    }
+
+    async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
+        catalog::delete_endpoint(&**self.client().await?, app_id, id).await
+    }
+
+    async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(internal)?;
+        match messages::accept(&tx, &new).await? {
+            Some(accepted) => {
+                tx.commit().await.map_err(internal)?;
+                Ok(accepted)
+            }
+            // Another node committed this idempotency key meanwhile: answer with its message.
+            None => {
+                drop(tx);
+                let key = new.idempotency_key.as_deref().unwrap_or_default();
+                let app = catalog::find_app(&**client, &new.message.app_id).await?;
+                messages::find_by_idempotency_key(&**client, &app.id, key)
+                    .await?
+                    .map(Accepted::Replayed)
+                    .ok_or_else(|| StoreError::Internal("idempotency key vanished".into()))
+            }
+        }
+    }
+
+    async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
+        messages::find(&**self.client().await?, app_id, id_or_event_id).await
+    }
+
+    async fn list_messages(
+        &self,
+        app_id: &str,
+        filter: MessageFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<Message>> {
+        messages::list(&**self.client().await?, app_id, &filter, &query).await
+    }
+
+    async fn list_attempts_by_message(
+        &self,
+        msg_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>> {
+        messages::attempts_where(&**self.client().await?, "msg_id", msg_id, &query).await
+    }
+
+    async fn list_attempts_by_endpoint(
+        &self,
+        endpoint_id: &str,
+        query: ListQuery,
+    ) -> StoreResult<Page<Attempt>> {
+        messages::attempts_where(&**self.client().await?, "endpoint_id", endpoint_id, &query).await
+    }
+
+    async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {
+        messages::deliveries_of(&**self.client().await?, msg_id).await
+    }
+
+    async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()> {
+        in_tx!(self, relaxed = false, |tx| messages::resend(&tx, msg_id, endpoint_id, now).await?)
+    }
+
+    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize> {
+        in_tx!(self, relaxed = false, |tx| messages::recover_failed(&tx, endpoint_id, since, now)
+            .await?)
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: usize,
+        lease: i64,
+    ) -> StoreResult<Vec<Claim>> {
+        in_tx!(self, relaxed = true, |tx| dispatch::claim(&tx, now, limit as i64, lease).await?)
+    }
+
+    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>> {
+        in_tx!(self, relaxed = true, |tx| dispatch::record(&tx, &outcomes).await?)
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        dispatch::next_due_at(&**self.client().await?).await
+    }
+
+    async fn expire_leases(&self, now: i64) -> StoreResult<usize> {
+        in_tx!(self, relaxed = true, |tx| dispatch::expire_leases(&tx, now).await?)
+    }
+
+    fn watch_for_work(&self, wake: Arc<Notify>) {
+        tokio::spawn(listen_for_work(self.config.clone(), wake));
+    }
+}
+
+/// LISTENs for other nodes' "work became due" and wakes the local dispatcher. Reconnects
+/// after a failure; meanwhile the dispatcher's periodic look (every second) covers the gap.
+async fn listen_for_work(config: tokio_postgres::Config, wake: Arc<Notify>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel();
+                let driver = tokio::spawn(async move {
+                    while let Some(Ok(message)) =
+                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                    {
+                        if let AsyncMessage::Notification(_) = message {
+                            let _ = tx.send(());
+                        }
+                    }
+                });
+                let listen = format!("LISTEN {}", messages::WORK_CHANNEL);
+                if client.batch_execute(&listen).await.is_ok() {
+                    while notified.recv().await.is_some() {
+                        wake.notify_one();
+                    }
+                }
+                driver.abort();
+            }
+            Err(e) => tracing::warn!(error = %e, "LISTEN connection failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,125 @@
+//! Migrations, applied at start under an advisory lock, so several nodes starting at once
+//! apply each step exactly once. Append new steps; never edit a released one.
+
+use tokio_postgres::Client;
+
+/// Arbitrary, fixed: the advisory lock that serialises migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_6400_0001;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE applications (
+    id          TEXT PRIMARY KEY,
+    uid         TEXT UNIQUE,
+    name        TEXT NOT NULL,
+    rate_limit  BIGINT,
+    metadata    TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+
+CREATE TABLE event_types (
+    name         TEXT PRIMARY KEY,
+    description  TEXT NOT NULL,
+    archived     BOOLEAN NOT NULL,
+    deprecated   BOOLEAN NOT NULL,
+    schemas      TEXT,
+    feature_flag TEXT,
+    group_name   TEXT,
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id               TEXT PRIMARY KEY,
+    app_id           TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    uid              TEXT,
+    url              TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    disabled         BOOLEAN NOT NULL,
+    filter_types     TEXT,
+    channels         TEXT,
+    throttle_rate    BIGINT,
+    metadata         TEXT NOT NULL,
+    headers          TEXT NOT NULL,
+    secret           TEXT NOT NULL,
+    previous_secrets TEXT NOT NULL,
+    failing_since    BIGINT,
+    profile          TEXT NOT NULL,
+    profile_config   TEXT NOT NULL,
+    template         TEXT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoints_app ON endpoints(app_id, id);
+
+CREATE TABLE messages (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    event_type  TEXT NOT NULL,
+    event_id    TEXT,
+    channels    TEXT,
+    tags        TEXT,
+    payload     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX messages_app ON messages(app_id, id);
+CREATE UNIQUE INDEX messages_event_id ON messages(app_id, event_id) WHERE event_id IS NOT NULL;
+
+CREATE TABLE idempotency_keys (
+    app_id      TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    msg_id      TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
+
+-- state is Svix's MessageStatus: 0 success, 1 pending, 2 failed, 3 sending (leased).
+CREATE TABLE deliveries (
+    id               BIGSERIAL PRIMARY KEY,
+    msg_id           TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    endpoint_id      TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    state            SMALLINT NOT NULL,
+    attempts         BIGINT NOT NULL,
+    next_attempt_at  BIGINT,
+    lease_until      BIGINT,
+    manual           BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at       BIGINT NOT NULL,
+    UNIQUE (msg_id, endpoint_id)
+);
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 1;
+CREATE INDEX deliveries_leased ON deliveries(lease_until) WHERE state = 3;
+CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id);
+CREATE INDEX deliveries_failed ON deliveries(endpoint_id, updated_at) WHERE state = 2;
+
+CREATE TABLE attempts (
+    id                    TEXT PRIMARY KEY,
+    msg_id                TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    endpoint_id           TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    url                   TEXT NOT NULL,
+    response              TEXT NOT NULL,
+    response_status_code  INTEGER NOT NULL,
+    response_duration_ms  BIGINT NOT NULL,
+    status                SMALLINT NOT NULL,
+    trigger_type          SMALLINT NOT NULL,
+    created_at            BIGINT NOT NULL
+);
+CREATE INDEX attempts_msg ON attempts(msg_id, id);
+CREATE INDEX attempts_endpoint ON attempts(endpoint_id, id);
+"#];
+
+pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS hookd_migrations (version INTEGER PRIMARY KEY)")
+        .await?;
+    let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM hookd_migrations", &[]).await?;
+    let done: i32 = row.get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        tx.batch_execute(sql).await?;
+        tx.execute("INSERT INTO hookd_migrations (version) VALUES ($1)", &[&(i as i32 + 1)])
+            .await?;
+    }
+    tx.commit().await
+}

@@ -1,0 +1,72 @@
+//! Helpers shared by the PostgreSQL queries: errors, dynamic parameters, pagination.
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Row};
+
+use crate::store::{Cursor, ListQuery, Page, StoreError, StoreResult};
+
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
+
+pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(err.to_string())
+}
+
+pub(super) fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// Maps a unique violation to a 409 with `detail`, anything else to a 500.
+pub(super) fn conflict_or_internal(
+    detail: &str,
+) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+    move |err| {
+        if is_unique_violation(&err) { StoreError::Conflict(detail.into()) } else { internal(err) }
+    }
+}
+
+pub(super) fn found(changed: u64, what: &'static str) -> StoreResult<()> {
+    if changed == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
+}
+
+pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+pub(super) fn opt_i64(v: Option<u32>) -> Option<i64> {
+    v.map(i64::from)
+}
+
+/// How a list is ordered.
+pub(super) struct Order {
+    pub key: &'static str,
+    pub descending: bool,
+}
+
+/// Runs `select` (its `WHERE` clause using `$1..$n` for `params`) as one page.
+pub(super) async fn paged<T>(
+    client: &impl GenericClient,
+    select: &str,
+    mut params: Vec<Param>,
+    order: Order,
+    query: &ListQuery,
+    map: fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> StoreResult<Page<T>> {
+    let backwards = matches!(query.cursor, Cursor::Before(_));
+    let descending = order.descending != backwards;
+    let mut sql = String::from(select);
+    if let Cursor::After(key) | Cursor::Before(key) = &query.cursor {
+        let op = if descending { "<" } else { ">" };
+        sql.push_str(&format!(" AND {} {op} ${}", order.key, params.len() + 1));
+        params.push(Box::new(key.clone()));
+    }
+    let dir = if descending { "DESC" } else { "ASC" };
+    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT {}", order.key, query.limit + 1));
+    let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
+    let mut items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    let has_more = items.len() > query.limit as usize;
+    items.truncate(query.limit as usize);
+    if backwards {
+        items.reverse();
+    }
+    Ok(Page { items, has_more })
+}

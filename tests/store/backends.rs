@@ -1,0 +1,143 @@
+//! Fresh stores for the stories.
+
+use std::sync::Arc;
+
+use hookd::store::Store;
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn sqlite() -> (Arc<dyn Store>, TempDir) {
+    let dir = TempDir(std::env::temp_dir().join(hookd::model::ids::new_id("hookd-store-")));
+    let store =
+        hookd::store::sqlite::SqliteStore::open(&dir.0.join("hookd.db")).expect("open sqlite");
+    (Arc::new(store), dir)
+}
+
+/// A store in a schema of its own, dropped afterwards.
+pub struct PgDatabase {
+    pub store: Arc<dyn Store>,
+    base_url: String,
+    schema: String,
+}
+
+/// `None` when `DATABASE_URL` is unset (the suite then runs on SQLite only).
+pub async fn postgres() -> Option<PgDatabase> {
+    let Ok(base_url) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL is not set: skipping the PostgreSQL run of this story");
+        return None;
+    };
+    let schema = hookd::model::ids::new_id("t_").to_lowercase();
+    run_sql(&base_url, &format!("CREATE SCHEMA {schema}")).await;
+    let separator = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{separator}options=-csearch_path%3D{schema}");
+    let store = hookd::store::postgres::PgStore::open(&url).await.expect("open postgres");
+    Some(PgDatabase { store: Arc::new(store), base_url, schema })
+}
+
+pub async fn run_sql(url: &str, sql: &str) {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to DATABASE_URL");
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.expect("run sql");
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, sql) =
+            (self.base_url.clone(), format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        // Best effort, on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(run_sql(&url, &sql));
+            }
+        })
+        .join();
+    }
+}
+
+pub mod fixtures {
+    use hookd::model::time::now_ms;
+    use hookd::model::{Application, Endpoint, EventType, Message, Metadata, ids};
+    use hookd::store::{ListQuery, NewMessage};
+
+    pub fn app(uid: &str) -> Application {
+        let now = now_ms();
+        Application {
+            id: ids::new_id(ids::APP),
+            uid: Some(uid.into()),
+            name: uid.into(),
+            rate_limit: None,
+            metadata: Metadata::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn event_type(name: &str) -> EventType {
+        EventType {
+            name: name.into(),
+            description: format!("{name} happened"),
+            archived: false,
+            deprecated: false,
+            schemas: None,
+            feature_flag: None,
+            group_name: None,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        }
+    }
+
+    pub fn endpoint(app_id: &str, uid: &str) -> Endpoint {
+        Endpoint {
+            id: ids::new_id(ids::ENDPOINT),
+            app_id: app_id.into(),
+            uid: Some(uid.into()),
+            url: format!("https://example.com/{uid}"),
+            description: String::new(),
+            version: 1,
+            disabled: false,
+            filter_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Metadata::new(),
+            headers: Default::default(),
+            secret: hookd::signing::generate_secret(),
+            previous_secrets: Vec::new(),
+            failing_since: None,
+            profile: "standard".into(),
+            profile_config: Default::default(),
+            template: None,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        }
+    }
+
+    pub fn message(app_id: &str, event_type: &str) -> NewMessage {
+        NewMessage {
+            message: Message {
+                id: ids::new_id(ids::MESSAGE),
+                app_id: app_id.into(),
+                event_type: event_type.into(),
+                event_id: None,
+                channels: None,
+                tags: None,
+                payload: r#"{"n": 1}"#.into(),
+                created_at: now_ms(),
+            },
+            idempotency_key: None,
+            deliver_at: None,
+            lease: None,
+        }
+    }
+
+    pub fn first(limit: u32) -> ListQuery {
+        ListQuery { limit, cursor: Default::default() }
+    }
+}

@@ -1,0 +1,72 @@
+use std::sync::Arc;
+
+use hookd::store::{Cursor, ListQuery, Store, StoreError};
+
+use crate::backends::fixtures::{app, endpoint, event_type, first};
+
+pub async fn applications(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("shop")).await.unwrap();
+    assert_eq!(store.get_app("shop").await.unwrap(), a);
+    assert_eq!(store.get_app(&a.id).await.unwrap(), a);
+    assert!(matches!(store.insert_app(app("shop")).await, Err(StoreError::Conflict(_))));
+    for i in 0..4 {
+        store.insert_app(app(&format!("app-{i}"))).await.unwrap();
+    }
+    let page = store.list_apps(first(3)).await.unwrap();
+    assert_eq!((page.items.len(), page.has_more), (3, true));
+    let next = ListQuery { limit: 3, cursor: Cursor::After(page.items[2].id.clone()) };
+    let rest = store.list_apps(next).await.unwrap();
+    assert_eq!((rest.items.len(), rest.has_more), (2, false));
+    let back = ListQuery { limit: 3, cursor: Cursor::Before(rest.items[0].id.clone()) };
+    assert_eq!(store.list_apps(back).await.unwrap().items, page.items);
+
+    let mut renamed = a.clone();
+    renamed.name = "Shop".into();
+    store.update_app(renamed.clone()).await.unwrap();
+    assert_eq!(store.get_app("shop").await.unwrap().name, "Shop");
+    store.delete_app(&a.id).await.unwrap();
+    assert_eq!(store.get_app("shop").await, Err(StoreError::NotFound("application")));
+    assert_eq!(store.delete_app(&a.id).await, Err(StoreError::NotFound("application")));
+}
+
+pub async fn event_types(store: Arc<dyn Store>) {
+    store.insert_event_type(event_type("user.created")).await.unwrap();
+    store.insert_event_type(event_type("user.deleted")).await.unwrap();
+    assert!(matches!(
+        store.insert_event_type(event_type("user.created")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut archived = store.get_event_type("user.deleted").await.unwrap();
+    archived.archived = true;
+    store.update_event_type(archived).await.unwrap();
+    assert_eq!(store.list_event_types(first(10), false).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_event_types(first(10), true).await.unwrap().items.len(), 2);
+    store.expunge_event_type("user.deleted").await.unwrap();
+    assert_eq!(store.get_event_type("user.deleted").await, Err(StoreError::NotFound("event type")));
+}
+
+pub async fn endpoints(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let mut ep = endpoint(&a.id, "main");
+    ep.filter_types = Some(vec!["x".into()]);
+    ep.headers.insert("X-Token".into(), "t".into());
+    ep.profile_config.insert("server".into(), "https://mk.example".into());
+    let ep = store.insert_endpoint(ep).await.unwrap();
+    assert_eq!(store.get_endpoint(&a.id, "main").await.unwrap(), ep);
+    assert_eq!(store.get_endpoint(&a.id, &ep.id).await.unwrap(), ep);
+    assert!(matches!(
+        store.insert_endpoint(endpoint(&a.id, "main")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let other = store.insert_app(app("b")).await.unwrap();
+    store.insert_endpoint(endpoint(&other.id, "main")).await.unwrap(); // uids are per application
+
+    let mut changed = ep.clone();
+    changed.disabled = true;
+    changed.template = Some("{{event}}".into());
+    store.update_endpoint(changed.clone()).await.unwrap();
+    assert_eq!(store.get_endpoint(&a.id, "main").await.unwrap(), changed);
+    assert_eq!(store.list_endpoints(&a.id, first(10)).await.unwrap().items, vec![changed]);
+    store.delete_endpoint(&a.id, &ep.id).await.unwrap();
+    assert_eq!(store.get_endpoint(&a.id, "main").await, Err(StoreError::NotFound("endpoint")));
+}

@@ -1,0 +1,183 @@
+use std::sync::Arc;
+
+use hookd::model::time::now_ms;
+use hookd::model::{Attempt, DeliveryStatus, TriggerType, ids};
+use hookd::store::{Accepted, Claim, EndpointEffect, NextStep, Outcome, Store};
+
+use crate::backends::fixtures::{app, endpoint, first, message};
+
+async fn app_with_endpoint(store: &Arc<dyn Store>) -> (String, String) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let ep = store.insert_endpoint(endpoint(&a.id, "e")).await.unwrap();
+    (a.id, ep.id)
+}
+
+fn outcome(claim: &Claim, next: NextStep, effect: EndpointEffect) -> Outcome {
+    let ok = next == NextStep::Succeeded;
+    Outcome {
+        delivery_id: claim.delivery_id,
+        lease: claim.lease,
+        endpoint_id: claim.endpoint.id.clone(),
+        attempt: Some(Attempt {
+            id: ids::new_id(ids::ATTEMPT),
+            msg_id: claim.message.id.clone(),
+            endpoint_id: claim.endpoint.id.clone(),
+            url: claim.endpoint.url.clone(),
+            response: if ok { "ok".into() } else { "boom".into() },
+            response_status_code: if ok { 200 } else { 500 },
+            response_duration_ms: 3,
+            status: if ok { DeliveryStatus::Success } else { DeliveryStatus::Failed },
+            trigger_type: if claim.manual { TriggerType::Manual } else { TriggerType::Scheduled },
+            created_at: now_ms(),
+        }),
+        next,
+        effect,
+    }
+}
+
+async fn status_of(store: &Arc<dyn Store>, msg_id: &str) -> DeliveryStatus {
+    store.list_deliveries_of_message(msg_id).await.unwrap()[0].status
+}
+
+pub async fn claim_record_and_retry(store: Arc<dyn Store>) {
+    let (app_id, ep_id) = app_with_endpoint(&store).await;
+    for _ in 0..3 {
+        store.accept_message(message(&app_id, "x")).await.unwrap();
+    }
+    let now = now_ms();
+    assert!(store.next_due_at().await.unwrap().is_some_and(|due| due <= now));
+    let lease = now + 60_000;
+    let first_two = store.claim_due_deliveries(now, 2, lease).await.unwrap();
+    let last = store.claim_due_deliveries(now, 2, lease).await.unwrap();
+    assert_eq!((first_two.len(), last.len()), (2, 1));
+    assert!(
+        store.claim_due_deliveries(now, 10, lease).await.unwrap().is_empty(),
+        "leased work is not claimed twice"
+    );
+    assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Sending);
+
+    let retry_at = now + 1_000;
+    let outcomes = vec![
+        outcome(&first_two[0], NextStep::Succeeded, EndpointEffect::Healthy),
+        outcome(&first_two[1], NextStep::Failed, EndpointEffect::None),
+        outcome(&last[0], NextStep::RetryAt(retry_at), EndpointEffect::None),
+    ];
+    assert!(store.record_outcomes(outcomes).await.unwrap().is_empty());
+    assert_eq!(status_of(&store, &first_two[0].message.id).await, DeliveryStatus::Success);
+    assert_eq!(status_of(&store, &first_two[1].message.id).await, DeliveryStatus::Failed);
+    assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Pending);
+    assert_eq!(store.next_due_at().await.unwrap(), Some(retry_at));
+    assert!(store.claim_due_deliveries(now, 10, lease).await.unwrap().is_empty(), "not due yet");
+    let again = store.claim_due_deliveries(retry_at, 10, retry_at + 60_000).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+
+    let by_msg = store.list_attempts_by_message(&last[0].message.id, first(10)).await.unwrap();
+    assert_eq!(by_msg.items.len(), 1);
+    assert_eq!(by_msg.items[0].response, "boom");
+    assert_eq!(store.list_attempts_by_endpoint(&ep_id, first(10)).await.unwrap().items.len(), 3);
+}
+
+pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>) {
+    let (app_id, _) = app_with_endpoint(&store).await;
+    let (msg, _) = match store.accept_message(message(&app_id, "x")).await.unwrap() {
+        Accepted::Created { message, deliveries, .. } => (message, deliveries),
+        Accepted::Replayed(_) => unreachable!(),
+    };
+    let now = now_ms();
+    let stale = store.claim_due_deliveries(now, 10, now + 100).await.unwrap().remove(0);
+    assert_eq!(store.expire_leases(now + 50).await.unwrap(), 0);
+    assert_eq!(store.expire_leases(now + 200).await.unwrap(), 1, "an expired lease comes back");
+    assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Pending);
+    let fresh = store.claim_due_deliveries(now + 200, 10, now + 60_000).await.unwrap().remove(0);
+    assert_ne!(fresh.lease, stale.lease);
+
+    store
+        .record_outcomes(vec![outcome(&stale, NextStep::Succeeded, EndpointEffect::None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&store, &msg.id).await,
+        DeliveryStatus::Sending,
+        "the stale claim changed nothing"
+    );
+    store
+        .record_outcomes(vec![outcome(&fresh, NextStep::Succeeded, EndpointEffect::None)])
+        .await
+        .unwrap();
+    assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Success);
+}
+
+pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
+    let (app_id, ep_id) = app_with_endpoint(&store).await;
+    let mut new = message(&app_id, "x");
+    let lease = now_ms() + 60_000;
+    new.lease = Some(lease);
+    let Accepted::Created { message: msg, leased, .. } = store.accept_message(new).await.unwrap()
+    else {
+        panic!("expected a new message")
+    };
+    assert_eq!(
+        (leased.len(), leased[0].lease, leased[0].endpoint.id.as_str()),
+        (1, lease, ep_id.as_str())
+    );
+    assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Sending);
+    assert!(store.claim_due_deliveries(now_ms(), 10, lease).await.unwrap().is_empty());
+    store
+        .record_outcomes(vec![outcome(&leased[0], NextStep::Succeeded, EndpointEffect::None)])
+        .await
+        .unwrap();
+
+    store.resend(&msg.id, &ep_id, now_ms()).await.unwrap();
+    let manual =
+        store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().remove(0);
+    assert!(manual.manual);
+    store
+        .record_outcomes(vec![outcome(&manual, NextStep::Failed, EndpointEffect::None)])
+        .await
+        .unwrap();
+    let attempts = store.list_attempts_by_message(&msg.id, first(10)).await.unwrap().items;
+    assert_eq!(attempts[0].trigger_type, TriggerType::Manual, "newest first");
+
+    assert_eq!(
+        store.recover_failed(&ep_id, now_ms() + 60_000, now_ms()).await.unwrap(),
+        0,
+        "none since then"
+    );
+    assert_eq!(store.recover_failed(&ep_id, 0, now_ms()).await.unwrap(), 1);
+    assert_eq!(store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().len(), 1);
+}
+
+pub async fn endpoint_health(store: Arc<dyn Store>) {
+    let (app_id, ep_id) = app_with_endpoint(&store).await;
+    for _ in 0..4 {
+        store.accept_message(message(&app_id, "x")).await.unwrap();
+    }
+    let now = now_ms();
+    let claims = store.claim_due_deliveries(now, 10, now + 60_000).await.unwrap();
+    let failing = |claim: &Claim, disable_before| {
+        outcome(
+            claim,
+            NextStep::RetryAt(now + 5_000),
+            EndpointEffect::Failing { now, disable_before },
+        )
+    };
+    assert!(store.record_outcomes(vec![failing(&claims[0], now - 1)]).await.unwrap().is_empty());
+    let ep = store.get_endpoint(&app_id, &ep_id).await.unwrap();
+    assert_eq!((ep.failing_since, ep.disabled), (Some(now), false));
+    assert_eq!(
+        store.record_outcomes(vec![failing(&claims[1], now)]).await.unwrap(),
+        vec![ep_id.clone()]
+    );
+    assert!(store.get_endpoint(&app_id, &ep_id).await.unwrap().disabled);
+
+    let mut enabled = store.get_endpoint(&app_id, &ep_id).await.unwrap();
+    enabled.disabled = false;
+    store.update_endpoint(enabled).await.unwrap();
+    store
+        .record_outcomes(vec![outcome(&claims[2], NextStep::Succeeded, EndpointEffect::Healthy)])
+        .await
+        .unwrap();
+    assert_eq!(store.get_endpoint(&app_id, &ep_id).await.unwrap().failing_since, None);
+    let gone = outcome(&claims[3], NextStep::Failed, EndpointEffect::Disable);
+    assert_eq!(store.record_outcomes(vec![gone]).await.unwrap(), vec![ep_id.clone()]);
+}

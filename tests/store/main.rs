@@ -1,0 +1,40 @@
+//! The store conformance suite: one story per test, run on SQLite always and on PostgreSQL
+//! when `DATABASE_URL` is set (`scripts/test` and CI set it). Each test gets a fresh SQLite
+//! file or a fresh PostgreSQL schema.
+
+mod backends;
+mod catalog;
+mod delivery;
+mod messages;
+
+/// Declares each story as a test on both backends.
+macro_rules! conformance {
+    ($($story:path => $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (store, _dir) = crate::backends::sqlite().await;
+                $story(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let Some(db) = crate::backends::postgres().await else { return };
+                $story(db.store.clone()).await;
+            })*
+        }
+    };
+}
+
+conformance! {
+    crate::catalog::applications => applications,
+    crate::catalog::event_types => event_types,
+    crate::catalog::endpoints => endpoints,
+    crate::messages::accept_fans_out_and_is_idempotent => accept_fans_out_and_is_idempotent,
+    crate::messages::list_filters_and_pages => list_filters_and_pages,
+    crate::delivery::claim_record_and_retry => claim_record_and_retry,
+    crate::delivery::leases_expire_and_stale_outcomes_are_ignored => leases_expire_and_stale_outcomes_are_ignored,
+    crate::delivery::leased_on_accept_resend_and_recover => leased_on_accept_resend_and_recover,
+    crate::delivery::endpoint_health => endpoint_health,
+}

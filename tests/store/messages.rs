@@ -1,0 +1,102 @@
+use std::sync::Arc;
+
+use hookd::store::{Accepted, MessageFilter, Store, StoreError};
+
+use crate::backends::fixtures::{app, endpoint, first, message};
+
+fn created(accepted: Accepted) -> (hookd::model::Message, usize) {
+    match accepted {
+        Accepted::Created { message, deliveries, .. } => (message, deliveries),
+        Accepted::Replayed(m) => panic!("expected a new message, got a replay of {}", m.id),
+    }
+}
+
+pub async fn accept_fans_out_and_is_idempotent(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let mut users = endpoint(&a.id, "users");
+    users.filter_types = Some(vec!["user.created".into()]);
+    let mut off = endpoint(&a.id, "off");
+    off.disabled = true;
+    for ep in [endpoint(&a.id, "all"), users, off] {
+        store.insert_endpoint(ep).await.unwrap();
+    }
+    // The application may be named by uid; the store resolves it.
+    let (msg, n) = created(store.accept_message(message("a", "user.created")).await.unwrap());
+    assert_eq!((msg.app_id.as_str(), n), (a.id.as_str(), 2));
+    assert_eq!(store.list_deliveries_of_message(&msg.id).await.unwrap().len(), 2);
+    let (_, n) = created(store.accept_message(message(&a.id, "order.paid")).await.unwrap());
+    assert_eq!(n, 1);
+    assert!(matches!(
+        store.accept_message(message("nope", "x")).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let mut keyed = message(&a.id, "x");
+    keyed.idempotency_key = Some("k".into());
+    let (first_msg, _) = created(store.accept_message(keyed.clone()).await.unwrap());
+    keyed.message.id = hookd::model::ids::new_id("msg_");
+    match store.accept_message(keyed).await.unwrap() {
+        Accepted::Replayed(m) => assert_eq!(m.id, first_msg.id),
+        Accepted::Created { .. } => panic!("the idempotency key was ignored"),
+    }
+
+    let mut with_event_id = message(&a.id, "x");
+    with_event_id.message.event_id = Some("evt".into());
+    created(store.accept_message(with_event_id.clone()).await.unwrap());
+    with_event_id.message.id = hookd::model::ids::new_id("msg_");
+    assert_eq!(
+        store.accept_message(with_event_id).await.unwrap_err(),
+        StoreError::DuplicateEventId("evt".into())
+    );
+    assert_eq!(store.get_message(&a.id, "evt").await.unwrap().event_id.as_deref(), Some("evt"));
+}
+
+pub async fn list_filters_and_pages(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let mut on_eu = message(&a.id, "user.created");
+    on_eu.message.channels = Some(vec!["eu".into(), "vip".into()]);
+    on_eu.message.created_at = 1_000;
+    let (eu, _) = created(store.accept_message(on_eu).await.unwrap());
+    let mut later = message(&a.id, "order.paid");
+    later.message.created_at = 2_000;
+    let (paid, _) = created(store.accept_message(later).await.unwrap());
+
+    let ids = |f: MessageFilter| {
+        let store = store.clone();
+        let app_id = a.id.clone();
+        async move {
+            store
+                .list_messages(&app_id, f, first(10))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids(MessageFilter::default()).await,
+        [paid.id.clone(), eu.id.clone()],
+        "newest first"
+    );
+    let types = MessageFilter {
+        event_types: vec!["user.created".into(), "z".into()],
+        ..Default::default()
+    };
+    assert_eq!(ids(types).await, vec![eu.id.clone()]);
+    assert_eq!(
+        ids(MessageFilter { channel: Some("vip".into()), ..Default::default() }).await,
+        vec![eu.id.clone()]
+    );
+    assert_eq!(
+        ids(MessageFilter { before: Some(1_500), ..Default::default() }).await,
+        vec![eu.id.clone()]
+    );
+    assert_eq!(
+        ids(MessageFilter { after: Some(1_500), ..Default::default() }).await,
+        vec![paid.id.clone()]
+    );
+    let page = store.list_messages(&a.id, MessageFilter::default(), first(1)).await.unwrap();
+    assert!(page.has_more);
+}
