@@ -21,6 +21,17 @@ enum Command {
     Serve(ServeArgs),
     /// Measure throughput, latency and memory against a fresh hookd (see docs/benchmarks.md).
     Bench(crate::bench::BenchArgs),
+    /// Import a shipped event-type catalogue (misskey, mastodon, strapi) into a running hookd.
+    ImportEventTypes {
+        /// misskey, mastodon or strapi.
+        catalogue: String,
+        /// hookd's address.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// The admin token [default: $HOOKD_ADMIN_TOKEN, else ./hookd-data/admin-token].
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// The benchmark's baseline: a bare relay that signs and forwards, storing nothing.
     #[command(hide = true)]
     Relay {
@@ -69,6 +80,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(args.config()?).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::ImportEventTypes { catalogue, url, token } => {
+            import_event_types(&catalogue, &url, token).await
+        }
         Command::Relay { listen, target } => {
             crate::bench::relay::run(&listen, target.split(',').map(str::to_owned).collect()).await
         }
@@ -103,4 +117,38 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// One API call: `POST /api/v1/event-type/import/{catalogue}`.
+async fn import_event_types(
+    catalogue: &str,
+    url: &str,
+    token: Option<String>,
+) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let token = token
+        .or_else(|| std::env::var("HOOKD_ADMIN_TOKEN").ok())
+        .or_else(|| {
+            std::fs::read_to_string("hookd-data/admin-token").ok().map(|t| t.trim().to_owned())
+        })
+        .ok_or("no admin token: pass --token or set HOOKD_ADMIN_TOKEN")?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let request = hyper::Request::post(format!(
+        "{}/api/v1/event-type/import/{catalogue}",
+        url.trim_end_matches('/')
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .body(http_body_util::Full::new(bytes::Bytes::new()))
+    .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let list: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let count = list["data"].as_array().map_or(0, Vec::len);
+    println!("{catalogue}: {count} event types are in the catalogue");
+    Ok(())
 }

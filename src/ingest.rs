@@ -45,6 +45,17 @@ impl Ingest {
         input: MessageIn,
         idempotency_key: Option<String>,
     ) -> ApiResult<Accepted> {
+        self.accept_for(app_id_or_uid, input, idempotency_key, None).await
+    }
+
+    /// Like [`Ingest::accept`], for one endpoint only, whatever its filters (an example send).
+    pub async fn accept_for(
+        &self,
+        app_id_or_uid: &str,
+        input: MessageIn,
+        idempotency_key: Option<String>,
+        only_endpoint: Option<String>,
+    ) -> ApiResult<Accepted> {
         validate(&input, idempotency_key.as_deref())?;
         let deliver_at = match &input.deliver_at {
             Some(text) => Some(crate::api::parse_time(text).ok_or_else(|| {
@@ -63,7 +74,7 @@ impl Ingest {
             created_at: now_ms(),
         };
         let lease = self.dispatch.lease_for_new_deliveries(message.created_at);
-        let new = NewMessage { message, idempotency_key, deliver_at, lease };
+        let new = NewMessage { message, idempotency_key, deliver_at, lease, only_endpoint };
         let mut accepted = self.store.accept_message(new).await?;
         if let Accepted::Created { deliveries, leased, .. } = &mut accepted {
             if !leased.is_empty() {
@@ -73,6 +84,11 @@ impl Ingest {
             }
         }
         Ok(accepted)
+    }
+
+    /// The dispatcher, for test sends.
+    pub fn dispatch(&self) -> &DispatchHandle {
+        &self.dispatch
     }
 
     /// Tells the dispatcher that deliveries became due outside ingestion (a resend).

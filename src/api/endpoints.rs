@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
 use super::{ApiState, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::{format_rfc3339, now_ms};
-use crate::model::{Endpoint, ExpiringSecret, Metadata, ids};
+use crate::model::{Application, Endpoint, Metadata, ids};
 use crate::profile;
 use crate::template::Template;
 
@@ -22,13 +22,6 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
         .route(ep, get(read).put(replace).patch(patch).delete(remove))
-        .route(&format!("{ep}/secret"), get(read_secret))
-        .route(&format!("{ep}/recover"), post(recover))
-        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(
-            &format!("{ep}/headers"),
-            get(read_headers).put(replace_headers).patch(patch_headers),
-        )
 }
 
 #[derive(Deserialize)]
@@ -126,7 +119,7 @@ impl From<Endpoint> for EndpointOut {
 }
 
 impl EndpointIn {
-    fn apply(self, mut ep: Endpoint) -> ApiResult<Endpoint> {
+    fn apply(self, mut ep: Endpoint, app: &Application) -> ApiResult<Endpoint> {
         validate_url(&self.url)?;
         validate::text("description", &self.description, 0, 4096)?;
         if let Some(uid) = &self.uid {
@@ -160,10 +153,12 @@ impl EndpointIn {
             }
             None => {}
         }
-        if let Some(text) = &self.template {
+        // As in Mastodon, a blank template means none.
+        let template = self.template.filter(|t| !t.trim().is_empty());
+        if let Some(text) = &template {
             Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
         }
-        ep.template = self.template;
+        ep.template = template;
         if let Some(headers) = self.headers {
             validate_headers(&headers)?;
             ep.headers = headers;
@@ -183,6 +178,7 @@ impl EndpointIn {
         if let Some(config) = self.profile_config {
             ep.profile_config = config;
         }
+        profile::fill_defaults(&mut ep, app.uid.as_deref().unwrap_or(&app.id));
         ep.updated_at = now_ms();
         Ok(ep)
     }
@@ -204,7 +200,7 @@ fn validate_url(url: &str) -> ApiResult<()> {
 /// Names hookd sets itself; letting users override them would break signing or HTTP framing.
 const RESERVED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
 
-fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+pub(super) fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     if headers.len() > 64 {
         return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
     }
@@ -251,9 +247,23 @@ fn blank_endpoint(app_id: &str) -> Endpoint {
     }
 }
 
-async fn endpoint_of(s: &ApiState, app_id: &str, endpoint_id: &str) -> ApiResult<Endpoint> {
+/// Resolves `{app_id}` and `{endpoint_id}` (ids or uids) to the endpoint, or 404.
+pub(super) async fn endpoint_of(
+    s: &ApiState,
+    app_id: &str,
+    endpoint_id: &str,
+) -> ApiResult<Endpoint> {
+    Ok(app_and_endpoint(s, app_id, endpoint_id).await?.1)
+}
+
+async fn app_and_endpoint(
+    s: &ApiState,
+    app_id: &str,
+    endpoint_id: &str,
+) -> ApiResult<(Application, Endpoint)> {
     let app = resolve(s, app_id).await?;
-    Ok(s.store.get_endpoint(&app.id, endpoint_id).await?)
+    let endpoint = s.store.get_endpoint(&app.id, endpoint_id).await?;
+    Ok((app, endpoint))
 }
 
 async fn list(
@@ -272,7 +282,7 @@ async fn create(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve(&s, &app_id).await?;
-    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id))?).await?;
+    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id), &app)?).await?;
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
@@ -288,8 +298,8 @@ async fn replace(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<Json<EndpointOut>> {
-    let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(s.store.update_endpoint(input.apply(current)?).await?.into()))
+    let (app, current) = app_and_endpoint(&s, &app_id, &endpoint_id).await?;
+    Ok(Json(s.store.update_endpoint(input.apply(current, &app)?).await?.into()))
 }
 
 async fn patch(
@@ -297,7 +307,7 @@ async fn patch(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(p): JsonBody<EndpointPatch>,
 ) -> ApiResult<Json<EndpointOut>> {
-    let current = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let (app, current) = app_and_endpoint(&s, &app_id, &endpoint_id).await?;
     let merged = EndpointIn {
         url: p.url.unwrap_or_else(|| current.url.clone()),
         description: p.description.unwrap_or_else(|| current.description.clone()),
@@ -314,7 +324,7 @@ async fn patch(
         profile_config: p.profile_config,
         template: p.template.unwrap_or_else(|| current.template.clone()),
     };
-    Ok(Json(s.store.update_endpoint(merged.apply(current)?).await?.into()))
+    Ok(Json(s.store.update_endpoint(merged.apply(current, &app)?).await?.into()))
 }
 
 async fn remove(
@@ -324,147 +334,4 @@ async fn remove(
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
     s.store.delete_endpoint(&endpoint.app_id, &endpoint.id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Serialize)]
-struct SecretOut {
-    key: String,
-}
-
-async fn read_secret(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-) -> ApiResult<Json<SecretOut>> {
-    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct RotateIn {
-    key: Option<String>,
-    grace_period_seconds: Option<u32>,
-}
-
-/// Makes `key` (or a new secret) current; the old one keeps signing for the grace period.
-async fn rotate_secret(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<RotateIn>,
-) -> ApiResult<Json<SecretOut>> {
-    let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let chosen = profile::by_name(&ep.profile);
-    let new = match input.key {
-        Some(key) => chosen
-            .validate_secret(&key)
-            .map(|()| key)
-            .map_err(|e| ApiError::invalid_field("key", e))?,
-        None => chosen.generate_secret(),
-    };
-    let now = now_ms();
-    let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
-    let old = std::mem::replace(&mut ep.secret, new.clone());
-    ep.previous_secrets.retain(|p| p.expires_at > now);
-    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
-    ep.updated_at = now;
-    s.store.update_endpoint(ep).await?;
-    Ok(Json(SecretOut { key: new }))
-}
-
-#[derive(Serialize)]
-struct HeadersOut {
-    headers: BTreeMap<String, String>,
-    sensitive: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadersIn {
-    headers: BTreeMap<String, Option<String>>,
-    #[serde(default)]
-    delete_headers: Vec<String>,
-}
-
-async fn read_headers(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-) -> ApiResult<Json<HeadersOut>> {
-    let headers = endpoint_of(&s, &app_id, &endpoint_id).await?.headers;
-    Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
-}
-
-async fn replace_headers(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<HeadersIn>,
-) -> ApiResult<StatusCode> {
-    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    save_headers(&s, ep, BTreeMap::new(), input).await
-}
-
-/// PATCH merges: a `null` value or a name in `deleteHeaders` removes that header.
-async fn patch_headers(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<HeadersIn>,
-) -> ApiResult<StatusCode> {
-    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let base = ep.headers.clone();
-    save_headers(&s, ep, base, input).await
-}
-
-async fn save_headers(
-    s: &ApiState,
-    mut ep: Endpoint,
-    mut headers: BTreeMap<String, String>,
-    input: HeadersIn,
-) -> ApiResult<StatusCode> {
-    for (name, value) in input.headers {
-        match value {
-            Some(v) => headers.insert(name, v),
-            None => headers.remove(&name),
-        };
-    }
-    input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
-    validate_headers(&headers)?;
-    ep.headers = headers;
-    ep.updated_at = now_ms();
-    s.store.update_endpoint(ep).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-struct RecoverIn {
-    since: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoverOut {
-    id: String,
-    status: &'static str,
-    task: &'static str,
-    updated_at: String,
-}
-
-/// Queues again the endpoint's failed deliveries since a time. The work is one statement, so
-/// the task Svix's shape describes is already finished when the answer comes.
-async fn recover(
-    State(s): State<ApiState>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<RecoverIn>,
-) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
-    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let since = super::parse_time(&input.since)
-        .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
-    let now = now_ms();
-    let count = s.store.recover_failed(&ep.id, since, now).await?;
-    tracing::info!(endpoint = %ep.id, count, "recovering failed deliveries");
-    s.ingest.wake_dispatcher();
-    let out = RecoverOut {
-        id: ids::new_id("qtask_"),
-        status: "finished",
-        task: "endpoint.recover",
-        updated_at: format_rfc3339(now),
-    };
-    Ok((StatusCode::ACCEPTED, Json(out)))
 }

@@ -8,15 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
 use super::{ApiState, validate};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::EventType;
 use crate::model::time::{format_rfc3339, now_ms};
+use crate::profile::catalogues;
 use crate::store::StoreError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/event-type", get(list).post(create))
         .route("/api/v1/event-type/{name}", get(read).put(upsert).patch(patch).delete(remove))
+        .route("/api/v1/event-type/import/{catalogue}", axum::routing::post(import))
 }
 
 #[derive(Deserialize)]
@@ -179,4 +181,38 @@ async fn remove(
         s.store.update_event_type(current).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Adds a shipped catalogue's event types (misskey, mastodon, strapi); types that exist
+/// already are left as they are. Answers with the catalogue's types.
+async fn import(
+    State(s): State<ApiState>,
+    Path(catalogue): Path<String>,
+) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
+    let entries = catalogues::by_name(&catalogue).ok_or_else(|| {
+        ApiError::not_found(&format!(
+            "catalogue {catalogue:?} (there are: {})",
+            catalogues::NAMES.join(", ")
+        ))
+    })?;
+    let mut data = Vec::with_capacity(entries.len());
+    for (name, description) in entries {
+        let input = EventTypeIn {
+            name: None,
+            description: (*description).into(),
+            archived: false,
+            deprecated: false,
+            schemas: None,
+            feature_flag: None,
+            group_name: Some(catalogue.clone()),
+        };
+        let saved =
+            match s.store.insert_event_type(input.into_event_type((*name).into(), now_ms())?).await
+            {
+                Err(StoreError::Conflict(_)) => s.store.get_event_type(name).await?,
+                other => other?,
+            };
+        data.push(saved.into());
+    }
+    Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
 }

@@ -3,10 +3,12 @@
 
 mod applications;
 mod attempts;
+mod endpoint_settings;
 mod endpoints;
 mod event_types;
 pub mod extract;
 mod messages;
+mod test_sends;
 pub mod validate;
 
 use std::sync::Arc;
@@ -39,8 +41,10 @@ pub fn router(state: ApiState, max_body_size: usize) -> Router {
         .merge(applications::routes())
         .merge(event_types::routes())
         .merge(endpoints::routes())
+        .merge(endpoint_settings::routes())
         .merge(messages::routes())
         .merge(attempts::routes())
+        .merge(test_sends::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/health", get(health))

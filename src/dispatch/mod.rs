@@ -20,8 +20,10 @@ use tokio_util::task::TaskTracker;
 
 use self::gates::{Gate, Gates};
 use self::send::Sender;
+pub use self::send::TestAnswer;
 use crate::config::DeliveryConfig;
 use crate::model::time::now_ms;
+use crate::model::{Endpoint, Message};
 use crate::security::ssrf::Guard;
 use crate::store::{Claim, EndpointEffect, NextStep, Outcome, Store};
 
@@ -52,9 +54,15 @@ pub struct DispatchHandle {
     max_in_flight: usize,
     /// Covers waiting at the gate and the request itself, so a live claim never expires.
     lease_ms: i64,
+    sender: Arc<Sender>,
 }
 
 impl DispatchHandle {
+    /// Sends a message to an endpoint once, right away, outside the queue (a test send).
+    pub async fn send_once(&self, message: &Message, endpoint: &Endpoint) -> TestAnswer {
+        self.sender.send_once(message, endpoint).await
+    }
+
     /// A lease for the deliveries of a message accepted at `now`, if this node has room to
     /// send them at once; `None` leaves them pending for whichever node claims them.
     pub fn lease_for_new_deliveries(&self, now: i64) -> Option<i64> {
@@ -97,7 +105,9 @@ impl Dispatcher {
             default_headers: config.default_headers.clone(),
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
+        let sender = Arc::new(sender);
         let handle = DispatchHandle {
+            sender: sender.clone(),
             hot,
             work_available: Arc::new(Notify::new()),
             held: Arc::new(AtomicUsize::new(0)),
@@ -106,7 +116,7 @@ impl Dispatcher {
         };
         let dispatcher = Self {
             store,
-            sender: Arc::new(sender),
+            sender,
             gates: Arc::new(Gates::new(config.endpoint_in_flight)),
             handle: handle.clone(),
             handed_over,

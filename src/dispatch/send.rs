@@ -42,7 +42,30 @@ struct Response {
     not_sent: bool,
 }
 
+/// The answer to a test send: the receiver's status, and its text unless it was a 2xx.
+pub struct TestAnswer {
+    /// `None` when no response came; the text then says why.
+    pub status: Option<u16>,
+    pub text: String,
+}
+
 impl Sender {
+    /// Sends `message` to `endpoint` once, now, whatever the endpoint's state; nothing is
+    /// stored or retried. For test sends.
+    pub async fn send_once(
+        &self,
+        message: &crate::model::Message,
+        endpoint: &crate::model::Endpoint,
+    ) -> TestAnswer {
+        let delivery = Delivery { message, endpoint, now_ms: now_ms() };
+        let response = match profile::render(&delivery, self.base_headers(), &self.default_headers)
+        {
+            Ok(rendered) => self.send(&endpoint.url, rendered).await,
+            Err(why) => Response::not_sent(why),
+        };
+        TestAnswer { status: response.status, text: response.text }
+    }
+
     pub async fn attempt(&self, claim: &Claim) -> Outcome {
         let started = Instant::now();
         let now = now_ms();

@@ -6,6 +6,7 @@
 //! envelope → payload template (if the endpoint has one) → the profile's headers over the body
 //! actually sent → headers merged (hookd's defaults < server defaults < endpoint < profile).
 
+pub mod catalogues;
 mod mastodon;
 mod misskey;
 mod standard;
@@ -76,6 +77,11 @@ pub trait Profile: Send + Sync {
         false
     }
 
+    /// The event type of a test send (`POST …/endpoint/{id}/test`) when none is given.
+    fn test_event_type(&self) -> &'static str {
+        "hookd.test"
+    }
+
     /// A new secret when the user gives none.
     fn generate_secret(&self) -> String {
         crate::signing::generate_secret()
@@ -127,6 +133,16 @@ pub fn render(
         profile: own,
     });
     Ok(Rendered { headers, body })
+}
+
+/// Fills profile settings the user left out with defaults that need the application: a
+/// Misskey user webhook's `userId` defaults to the application's uid (or id).
+pub fn fill_defaults(endpoint: &mut Endpoint, app_uid: &str) {
+    let config = &mut endpoint.profile_config;
+    let system = config.get("system").and_then(|v| v.as_bool()).unwrap_or(false);
+    if endpoint.profile == "misskey" && !system && !config.contains_key("userId") {
+        config.insert("userId".into(), app_uid.into());
+    }
 }
 
 /// Whether `status` is final for this endpoint: its `profileConfig.finalStatuses` list if it

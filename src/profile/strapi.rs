@@ -23,6 +23,11 @@ impl Profile for Strapi {
         "strapi"
     }
 
+    /// Strapi's "Trigger" button sends this event.
+    fn test_event_type(&self) -> &'static str {
+        "trigger-test"
+    }
+
     fn envelope(&self, delivery: &Delivery<'_>) -> Result<Vec<u8>, String> {
         let message = delivery.message;
         let info: Value = serde_json::from_str(&message.payload)

@@ -89,6 +89,24 @@ pub struct NewMessage {
     /// Lease the new deliveries until then to the caller, who sends them at once (the hot
     /// path: no claim round trip). `None`, or a `deliver_at` in the future: left pending.
     pub lease: Option<i64>,
+    /// Deliver to this (enabled) endpoint only, whatever its filters: an example send.
+    pub only_endpoint: Option<String>,
+}
+
+/// The fan-out rule over an application's enabled endpoints: those subscribed to the
+/// message, or just the one named in `only_endpoint`.
+pub fn select_targets(
+    enabled: Vec<Endpoint>,
+    msg: &Message,
+    only_endpoint: Option<&str>,
+) -> Vec<Endpoint> {
+    enabled
+        .into_iter()
+        .filter(|ep| match only_endpoint {
+            Some(only) => ep.id == only,
+            None => ep.subscribes_to(&msg.event_type, msg.channels.as_deref()),
+        })
+        .collect()
 }
 
 /// What accepting a message did.

@@ -11,5 +11,6 @@ mod errors;
 mod event_types;
 mod helpers;
 mod messages;
+mod profiles;
 mod receiver;
 mod svix_sdk;

@@ -35,22 +35,26 @@ pub async fn standard_webhooks_verifies(secret: &str, request: &crate::receiver:
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
         .collect();
-    let input = serde_json::json!({
-        "secret": secret,
-        "headers": headers,
-        "body": String::from_utf8_lossy(&request.body),
-    });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/verify_standard.py");
+    let body = String::from_utf8_lossy(&request.body);
+    python_check(
+        "verify_standard.py",
+        serde_json::json!({"secret": secret, "headers": headers, "body": body}),
+    )
+    .await
+}
+
+/// Runs a Python checker from tests/sdk with `input` on stdin; true if it exits 0.
+pub async fn python_check(script: &str, input: serde_json::Value) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = tokio::process::Command::new(test_python())
-        .arg(script)
+        .arg(path)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run python");
-    use tokio::io::AsyncWriteExt;
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(input.to_string().as_bytes()).await.expect("write");
     drop(stdin);
-    let output = child.wait_with_output().await.expect("python finishes");
-    output.status.success()
+    child.wait_with_output().await.expect("python finishes").status.success()
 }

@@ -134,6 +134,7 @@ pub mod fixtures {
             idempotency_key: None,
             deliver_at: None,
             lease: None,
+            only_endpoint: None,
         }
     }
 

@@ -100,3 +100,16 @@ pub async fn list_filters_and_pages(store: Arc<dyn Store>) {
     let page = store.list_messages(&a.id, MessageFilter::default(), first(1)).await.unwrap();
     assert!(page.has_more);
 }
+
+pub async fn only_endpoint_ignores_filters(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let mut picky = endpoint(&a.id, "picky");
+    picky.filter_types = Some(vec!["other".into()]);
+    let picky = store.insert_endpoint(picky).await.unwrap();
+    store.insert_endpoint(endpoint(&a.id, "all")).await.unwrap();
+    let mut new = message(&a.id, "user.created");
+    new.only_endpoint = Some(picky.id.clone());
+    let (msg, n) = created(store.accept_message(new).await.unwrap());
+    assert_eq!(n, 1);
+    assert_eq!(store.list_deliveries_of_message(&msg.id).await.unwrap()[0].endpoint_id, picky.id);
+}

@@ -11,6 +11,7 @@ use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::columns::{self, opt_json};
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    select_targets,
 };
 
 /// The channel other nodes LISTEN on for "deliveries became due".
@@ -37,7 +38,7 @@ pub(super) async fn accept(
     insert_message(tx, &msg).await?;
     let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
     let lease = new.lease.filter(|_| due <= msg.created_at);
-    let targets = fan_out(tx, &msg, due, lease).await?;
+    let targets = fan_out(tx, &msg, new, due, lease).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
             .execute(
@@ -115,6 +116,7 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
 async fn fan_out(
     tx: &Transaction<'_>,
     msg: &Message,
+    new: &NewMessage,
     due: i64,
     lease: Option<i64>,
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
@@ -130,15 +132,14 @@ async fn fan_out(
         )
         .await
         .map_err(internal)?;
+    let enabled =
+        rows.iter().map(rows::endpoint).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let mut created = Vec::new();
-    for row in &rows {
-        let ep = rows::endpoint(row).map_err(internal)?;
-        if ep.subscribes_to(&msg.event_type, msg.channels.as_deref()) {
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-                [&msg.id, &ep.id, &state, &due, &lease, &msg.created_at];
-            let id: i64 = tx.query_one(&insert, &params).await.map_err(internal)?.get(0);
-            created.push((id, ep));
-        }
+    for ep in select_targets(enabled, msg, new.only_endpoint.as_deref()) {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&msg.id, &ep.id, &state, &due, &lease, &msg.created_at];
+        let id: i64 = tx.query_one(&insert, &params).await.map_err(internal)?.get(0);
+        created.push((id, ep));
     }
     Ok(created)
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    select_targets,
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
@@ -27,7 +28,14 @@ pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted
     insert_message(conn, &msg)?;
     let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
     let lease = new.lease.filter(|_| due <= msg.created_at);
-    let targets = fan_out(conn, &msg, due, lease)?;
+    let enabled = endpoints::enabled_of_app(conn, &msg.app_id)?;
+    let targets = fan_out(
+        conn,
+        &msg,
+        select_targets(enabled, &msg, new.only_endpoint.as_deref()),
+        due,
+        lease,
+    )?;
     let deliveries = targets.len();
     let leased = match lease {
         Some(lease) => {
@@ -100,10 +108,10 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
 fn fan_out(
     conn: &Connection,
     msg: &Message,
+    targets: Vec<Endpoint>,
     due: i64,
     lease: Option<i64>,
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
-    let targets = endpoints::enabled_of_app(conn, &msg.app_id)?;
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
@@ -112,9 +120,7 @@ fn fan_out(
         .map_err(internal)?;
     let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
     let mut created = Vec::new();
-    for ep in
-        targets.into_iter().filter(|ep| ep.subscribes_to(&msg.event_type, msg.channels.as_deref()))
-    {
+    for ep in targets {
         insert
             .execute(params![msg.id, ep.id, state as i64, due, lease, msg.created_at])
             .map_err(internal)?;

@@ -1,0 +1,173 @@
+//! `/api/v1/app/{app_id}/endpoint/{endpoint_id}/…`: an endpoint's secret, custom headers and
+//! the recovery of its failed deliveries.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::ApiState;
+use super::endpoints::{endpoint_of, validate_headers};
+use super::extract::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::model::time::{format_rfc3339, now_ms};
+use crate::model::{Endpoint, ExpiringSecret, ids};
+use crate::profile;
+
+pub fn routes() -> Router<ApiState> {
+    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
+    Router::new()
+        .route(&format!("{ep}/secret"), get(read_secret))
+        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
+        .route(
+            &format!("{ep}/headers"),
+            get(read_headers).put(replace_headers).patch(patch_headers),
+        )
+        .route(&format!("{ep}/recover"), post(recover))
+}
+
+#[derive(Serialize)]
+struct SecretOut {
+    key: String,
+}
+
+async fn read_secret(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RotateIn {
+    key: Option<String>,
+    grace_period_seconds: Option<u32>,
+}
+
+/// Makes `key` (or a new secret) current; the old one keeps signing for the grace period.
+async fn rotate_secret(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RotateIn>,
+) -> ApiResult<Json<SecretOut>> {
+    let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let chosen = profile::by_name(&ep.profile);
+    let new = match input.key {
+        Some(key) => chosen
+            .validate_secret(&key)
+            .map(|()| key)
+            .map_err(|e| ApiError::invalid_field("key", e))?,
+        None => chosen.generate_secret(),
+    };
+    let now = now_ms();
+    let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
+    let old = std::mem::replace(&mut ep.secret, new.clone());
+    ep.previous_secrets.retain(|p| p.expires_at > now);
+    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
+    ep.updated_at = now;
+    s.store.update_endpoint(ep).await?;
+    Ok(Json(SecretOut { key: new }))
+}
+
+#[derive(Serialize)]
+struct HeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadersIn {
+    headers: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    delete_headers: Vec<String>,
+}
+
+async fn read_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<HeadersOut>> {
+    let headers = endpoint_of(&s, &app_id, &endpoint_id).await?.headers;
+    Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
+}
+
+async fn replace_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    save_headers(&s, ep, BTreeMap::new(), input).await
+}
+
+/// PATCH merges: a `null` value or a name in `deleteHeaders` removes that header.
+async fn patch_headers(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let base = ep.headers.clone();
+    save_headers(&s, ep, base, input).await
+}
+
+async fn save_headers(
+    s: &ApiState,
+    mut ep: Endpoint,
+    mut headers: BTreeMap<String, String>,
+    input: HeadersIn,
+) -> ApiResult<StatusCode> {
+    for (name, value) in input.headers {
+        match value {
+            Some(v) => headers.insert(name, v),
+            None => headers.remove(&name),
+        };
+    }
+    input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
+    validate_headers(&headers)?;
+    ep.headers = headers;
+    ep.updated_at = now_ms();
+    s.store.update_endpoint(ep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct RecoverIn {
+    since: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoverOut {
+    id: String,
+    status: &'static str,
+    task: &'static str,
+    updated_at: String,
+}
+
+/// Queues again the endpoint's failed deliveries since a time. The work is one statement, so
+/// the task Svix's shape describes is already finished when the answer comes.
+async fn recover(
+    State(s): State<ApiState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RecoverIn>,
+) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
+    let since = super::parse_time(&input.since)
+        .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
+    let now = now_ms();
+    let count = s.store.recover_failed(&ep.id, since, now).await?;
+    tracing::info!(endpoint = %ep.id, count, "recovering failed deliveries");
+    s.ingest.wake_dispatcher();
+    let out = RecoverOut {
+        id: ids::new_id("qtask_"),
+        status: "finished",
+        task: "endpoint.recover",
+        updated_at: format_rfc3339(now),
+    };
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
