@@ -119,7 +119,8 @@ impl From<Endpoint> for EndpointOut {
 }
 
 impl EndpointIn {
-    fn apply(self, mut ep: Endpoint, app: &Application) -> ApiResult<Endpoint> {
+    /// Validates and applies the input over `ep`; `new` when `ep` is a blank new endpoint.
+    fn apply(self, mut ep: Endpoint, app: &Application, new: bool) -> ApiResult<Endpoint> {
         validate_url(&self.url)?;
         validate::text("description", &self.description, 0, 4096)?;
         if let Some(uid) = &self.uid {
@@ -148,7 +149,7 @@ impl EndpointIn {
                 ep.secret = secret;
             }
             // A new endpoint, or one whose new profile cannot use the old secret.
-            None if ep.secret.is_empty() || chosen.validate_secret(&ep.secret).is_err() => {
+            None if new || chosen.validate_secret(&ep.secret).is_err() => {
                 ep.secret = chosen.generate_secret();
             }
             None => {}
@@ -282,7 +283,8 @@ async fn create(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve(&s, &app_id).await?;
-    let endpoint = s.store.insert_endpoint(input.apply(blank_endpoint(&app.id), &app)?).await?;
+    let endpoint =
+        s.store.insert_endpoint(input.apply(blank_endpoint(&app.id), &app, true)?).await?;
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
@@ -299,7 +301,7 @@ async fn replace(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<Json<EndpointOut>> {
     let (app, current) = app_and_endpoint(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(s.store.update_endpoint(input.apply(current, &app)?).await?.into()))
+    Ok(Json(s.store.update_endpoint(input.apply(current, &app, false)?).await?.into()))
 }
 
 async fn patch(
@@ -324,7 +326,7 @@ async fn patch(
         profile_config: p.profile_config,
         template: p.template.unwrap_or_else(|| current.template.clone()),
     };
-    Ok(Json(s.store.update_endpoint(merged.apply(current, &app)?).await?.into()))
+    Ok(Json(s.store.update_endpoint(merged.apply(current, &app, false)?).await?.into()))
 }
 
 async fn remove(

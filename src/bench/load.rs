@@ -23,7 +23,8 @@ pub fn client() -> Http {
 /// Where and what to send.
 #[derive(Clone)]
 pub struct Target {
-    pub url: String,
+    /// One message URL per hookd node; requests go round-robin.
+    pub urls: Vec<String>,
     pub token: String,
     pub payload_size: usize,
     /// Extra JSON fields for each message (e.g. `"deliverAt"`), without braces.
@@ -64,7 +65,8 @@ pub async fn send(
                     )
                     .await;
                 }
-                match post(&http, &target, receipts.now_us()).await {
+                let url = &target.urls[i % target.urls.len()];
+                match post(&http, &target, url, receipts.now_us()).await {
                     Ok(()) => progress.fetch_add(1, Ordering::Relaxed),
                     Err(_) => errors.fetch_add(1, Ordering::Relaxed),
                 };
@@ -78,12 +80,12 @@ pub async fn send(
     Sent { accepted: total - errors, errors }
 }
 
-async fn post(http: &Http, target: &Target, sent_us: u64) -> Result<(), String> {
+async fn post(http: &Http, target: &Target, url: &str, sent_us: u64) -> Result<(), String> {
     let stamp = format!(r#"{{"sent_us":{sent_us},"pad":""#);
     let pad = "x".repeat(target.payload_size.saturating_sub(stamp.len() + 2));
     let body =
         format!(r#"{{"eventType":"bench.event",{}"payload":{stamp}{pad}"}}}}"#, target.extra);
-    let req = Request::post(&target.url)
+    let req = Request::post(url)
         .header("authorization", format!("Bearer {}", target.token))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))

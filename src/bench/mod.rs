@@ -39,9 +39,13 @@ pub struct BenchArgs {
     /// Also run the bare in-memory relay first, for the ratio.
     #[arg(long)]
     pub baseline: bool,
-    /// hookd's database URL (default: SQLite in a fresh temporary data dir).
+    /// hookd's database URL (default: SQLite in a fresh temporary data dir). For
+    /// `postgres://…`, the run uses a fresh schema that is dropped afterwards.
     #[arg(long)]
     pub database: Option<String>,
+    /// hookd nodes sharing the database (PostgreSQL only beyond 1); clients spread over them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -56,29 +60,24 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let mut reports = Vec::new();
     if args.baseline {
         let (port, child) = spawn(&["relay", "--target", &endpoints.join(",")], &[])?;
-        let report =
-            measure("baseline", &args, &receipts, &format!("http://127.0.0.1:{port}/msg"), child)
-                .await?;
+        let url = vec![format!("http://127.0.0.1:{port}/msg")];
+        let report = measure("baseline", &args, &receipts, &url, vec![child]).await?;
         reports.push(report);
     }
+    let schema = match &args.database {
+        Some(url) if url.starts_with("postgres") => Some(fresh_schema(url).await?),
+        _ => None,
+    };
+    let database = match (&args.database, &schema) {
+        (Some(url), Some(schema)) => Some(with_search_path(url, schema)),
+        (url, _) => url.clone(),
+    };
     let dir = std::env::temp_dir().join(crate::model::ids::new_id("hookd-bench-"));
-    let dir_text = dir.display().to_string();
-    let mut env = vec![
-        ("HOOKD_DATA_DIR", dir_text.as_str()),
-        ("HOOKD_ADMIN_TOKEN", TOKEN),
-        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
-    ];
-    if let Some(db) = &args.database {
-        env.push(("HOOKD_DATABASE_URL", db));
-    }
-    let (port, child) = spawn(&["serve"], &env)?;
-    let base = format!("http://127.0.0.1:{port}");
-    let url = setup(&base, &endpoints).await?;
-    if args.backlog > 0 {
-        preload(&args, &receipts, &url).await;
-    }
-    let result = measure("hookd", &args, &receipts, &url, child).await;
+    let result = run_hookd(&args, &receipts, &endpoints, &dir, database.as_deref()).await;
     let _ = std::fs::remove_dir_all(&dir);
+    if let (Some(url), Some(schema)) = (&args.database, &schema) {
+        let _ = run_sql(url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+    }
     reports.push(result?);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
@@ -86,6 +85,58 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         report::print_table(&reports);
     }
     Ok(())
+}
+
+/// Starts the hookd nodes, sets up the application, loads the backlog, measures.
+async fn run_hookd(
+    args: &BenchArgs,
+    receipts: &Arc<Receipts>,
+    endpoints: &[String],
+    dir: &std::path::Path,
+    database: Option<&str>,
+) -> Result<Report, String> {
+    let mut nodes = Vec::new();
+    for i in 0..args.nodes.max(1) {
+        let data_dir = dir.join(format!("node{i}")).display().to_string();
+        let mut env = vec![
+            ("HOOKD_DATA_DIR", data_dir.as_str()),
+            ("HOOKD_ADMIN_TOKEN", TOKEN),
+            ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
+        ];
+        if let Some(db) = database {
+            env.push(("HOOKD_DATABASE_URL", db));
+        }
+        nodes.push(spawn(&["serve"], &env)?);
+    }
+    let bases: Vec<String> =
+        nodes.iter().map(|(port, _)| format!("http://127.0.0.1:{port}")).collect();
+    setup(&bases[0], endpoints).await?;
+    let urls: Vec<String> = bases.iter().map(|b| format!("{b}/api/v1/app/bench/msg")).collect();
+    if args.backlog > 0 {
+        preload(args, receipts, &urls).await;
+    }
+    let label = if args.nodes > 1 { format!("hookd×{}", args.nodes) } else { "hookd".into() };
+    measure(&label, args, receipts, &urls, nodes.into_iter().map(|(_, child)| child).collect())
+        .await
+}
+
+async fn fresh_schema(url: &str) -> Result<String, String> {
+    let schema = crate::model::ids::new_id("bench_").to_lowercase();
+    run_sql(url, &format!("CREATE SCHEMA {schema}")).await?;
+    Ok(schema)
+}
+
+fn with_search_path(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{schema}")
+}
+
+async fn run_sql(url: &str, sql: &str) -> Result<(), String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.map_err(|e| e.to_string())
 }
 
 /// Starts `hookd ARGS` on a free port and waits until it answers.
@@ -138,10 +189,10 @@ async fn setup(base: &str, endpoints: &[String]) -> Result<String, String> {
     Ok(format!("{base}/api/v1/app/bench/msg"))
 }
 
-async fn preload(args: &BenchArgs, receipts: &Arc<Receipts>, url: &str) {
+async fn preload(args: &BenchArgs, receipts: &Arc<Receipts>, urls: &[String]) {
     let deliver_at = crate::model::time::format_rfc3339(crate::model::time::now_ms() + 86_400_000);
     let target = Target {
-        url: url.to_owned(),
+        urls: urls.to_vec(),
         token: TOKEN.into(),
         payload_size: args.payload_size,
         extra: format!(r#""deliverAt":"{deliver_at}","#),
@@ -174,12 +225,12 @@ async fn measure(
     label: &str,
     args: &BenchArgs,
     receipts: &Arc<Receipts>,
-    url: &str,
-    mut child: Child,
+    urls: &[String],
+    children: Vec<Child>,
 ) -> Result<Report, String> {
     receipts.reset();
     let target = Target {
-        url: url.to_owned(),
+        urls: urls.to_vec(),
         token: TOKEN.into(),
         payload_size: args.payload_size,
         extra: String::new(),
@@ -207,9 +258,12 @@ async fn measure(
     wait_for_deliveries(receipts, sent.accepted * args.fanout).await;
     ticker.abort();
     eprintln!();
-    let peak_rss_mb = report::peak_rss_mb(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
+    // The largest node's peak: what one machine must provide.
+    let peak_rss_mb = children.iter().filter_map(|c| report::peak_rss_mb(c.id())).reduce(f64::max);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let deliveries = receipts.count.load(Ordering::SeqCst);
     let deliver_secs = (receipts.last_at_us().saturating_sub(start_us)) as f64 / 1e6;
     let (p50, p99, max) = report::percentiles(receipts.take_latencies());

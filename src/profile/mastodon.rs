@@ -15,7 +15,7 @@ use crate::signing::{hex, hmac_sha256, sha256_base64};
 pub struct Mastodon;
 
 /// The `User-Agent` names this Mastodon and http.rb release.
-const USER_AGENT_PREFIX: &str = "Mastodon/4.5.0 (http.rb/5.3.1; +https://";
+const USER_AGENT_PREFIX: &str = "Mastodon/4.6.0 (http.rb/5.3.1; +https://";
 
 /// Mastodon's `Webhook::SECRET_LENGTH_MIN`.
 const SECRET_LENGTH_MIN: usize = 12;
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(header(h, "Date"), "Tue, 02 Jan 2024 03:04:05 GMT");
         assert_eq!(
             header(h, "User-Agent"),
-            "Mastodon/4.5.0 (http.rb/5.3.1; +https://example.com/)"
+            "Mastodon/4.6.0 (http.rb/5.3.1; +https://example.com/)"
         );
     }
 

@@ -3,8 +3,8 @@
 //! there is no signature.
 //!
 //! `profileConfig`: `server` (the instance origin, required), `hookId` (default: the
-//! endpoint's uid, else its id), `userId` (user webhooks; default ""), `system` (true for a
-//! system webhook, whose body has no `userId`).
+//! endpoint's uid, else its id), `userId` (user webhooks; the API fills in the application's
+//! uid when it is left out), `system` (true for a system webhook, whose body has no `userId`).
 
 use serde::Serialize;
 use serde_json::value::RawValue;

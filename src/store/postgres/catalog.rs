@@ -1,11 +1,13 @@
 //! Applications, event types and endpoints.
 
-use tokio_postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::rows;
 use tokio_postgres::types::ToSql;
 
-use super::util::{Order, Param, conflict_or_internal, found, internal, opt_i64, paged, refs};
+use super::util::{
+    Cached, Order, Param, conflict_or_internal, found, internal, opt_i64, paged, refs,
+};
 use crate::model::{Application, Endpoint, EventType};
 use crate::store::columns;
 use crate::store::columns::{opt_json, to_json};
@@ -15,7 +17,7 @@ const APP_UID_TAKEN: &str = "an application with this uid already exists";
 const ENDPOINT_UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
 
 pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -35,7 +37,7 @@ pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> Sto
 
 pub(super) async fn find_app(c: &impl GenericClient, id_or_uid: &str) -> StoreResult<Application> {
     let sql = format!("SELECT {} FROM applications WHERE id = $1 OR uid = $1", columns::APP);
-    let row = c.query_opt(&sql, &[&id_or_uid]).await.map_err(internal)?;
+    let row = c.opt_row(&sql, &[&id_or_uid]).await.map_err(internal)?;
     row.as_ref()
         .map(rows::app)
         .transpose()
@@ -53,7 +55,7 @@ pub(super) async fn list_apps(
 
 pub(super) async fn update_app(c: &impl GenericClient, app: &Application) -> StoreResult<()> {
     let changed = c
-        .execute(
+        .exec(
             "UPDATE applications SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5
              WHERE id = $6",
             &[&app.uid, &app.name, &opt_i64(app.rate_limit), &to_json(&app.metadata), &app.updated_at, &app.id],
@@ -65,7 +67,7 @@ pub(super) async fn update_app(c: &impl GenericClient, app: &Application) -> Sto
 
 pub(super) async fn delete_app(c: &impl GenericClient, id: &str) -> StoreResult<()> {
     found(
-        c.execute("DELETE FROM applications WHERE id = $1", &[&id]).await.map_err(internal)?,
+        c.exec("DELETE FROM applications WHERE id = $1", &[&id]).await.map_err(internal)?,
         "application",
     )
 }
@@ -88,14 +90,14 @@ pub(super) async fn save_event_type(
         &et.created_at,
     ];
     let result = if insert {
-        c.execute(
+        c.exec(
             "INSERT INTO event_types (description, archived, deprecated, schemas, feature_flag,
              group_name, updated_at, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &params,
         )
         .await
     } else {
-        c.execute(
+        c.exec(
             "UPDATE event_types SET description = $1, archived = $2, deprecated = $3, schemas = $4,
              feature_flag = $5, group_name = $6, updated_at = $7 WHERE name = $8",
             &params[..8],
@@ -110,7 +112,7 @@ pub(super) async fn save_event_type(
 
 pub(super) async fn find_event_type(c: &impl GenericClient, name: &str) -> StoreResult<EventType> {
     let sql = format!("SELECT {} FROM event_types WHERE name = $1", columns::EVENT_TYPE);
-    let row = c.query_opt(&sql, &[&name]).await.map_err(internal)?;
+    let row = c.opt_row(&sql, &[&name]).await.map_err(internal)?;
     row.as_ref()
         .map(rows::event_type)
         .transpose()
@@ -132,13 +134,13 @@ pub(super) async fn list_event_types(
 
 pub(super) async fn expunge_event_type(c: &impl GenericClient, name: &str) -> StoreResult<()> {
     found(
-        c.execute("DELETE FROM event_types WHERE name = $1", &[&name]).await.map_err(internal)?,
+        c.exec("DELETE FROM event_types WHERE name = $1", &[&name]).await.map_err(internal)?,
         "event type",
     )
 }
 
 pub(super) async fn insert_endpoint(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO endpoints (uid, url, description, version, disabled, filter_types, channels,
          throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile,
          profile_config, template, updated_at, id, app_id, created_at)
@@ -152,7 +154,7 @@ pub(super) async fn insert_endpoint(c: &impl GenericClient, ep: &Endpoint) -> St
 
 pub(super) async fn update_endpoint(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
     let changed = c
-        .execute(
+        .exec(
             "UPDATE endpoints SET uid = $1, url = $2, description = $3, version = $4, disabled = $5,
              filter_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10,
              secret = $11, previous_secrets = $12, failing_since = $13, profile = $14,
@@ -201,7 +203,7 @@ pub(super) async fn find_endpoint(
         "SELECT {} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)",
         columns::ENDPOINT
     );
-    let row = c.query_opt(&sql, &[&app_id, &key]).await.map_err(internal)?;
+    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
     row.as_ref()
         .map(rows::endpoint)
         .transpose()
@@ -225,7 +227,7 @@ pub(super) async fn delete_endpoint(
     id: &str,
 ) -> StoreResult<()> {
     let changed = c
-        .execute("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", &[&app_id, &id])
+        .exec("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", &[&app_id, &id])
         .await
         .map_err(internal)?;
     found(changed, "endpoint")

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio_postgres::{GenericClient, Row, Transaction};
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::Row;
 
 use super::rows;
-use super::util::internal;
+use super::util::{Cached, internal};
 use crate::model::{Attempt, DeliveryStatus};
 use crate::store::columns;
 use crate::store::{Claim, EndpointEffect, NextStep, Outcome, StoreResult};
@@ -24,7 +25,7 @@ pub(super) async fn claim(
     lease: i64,
 ) -> StoreResult<Vec<Claim>> {
     let claimed = tx
-        .query(
+        .rows(
             "UPDATE deliveries SET state = 3, lease_until = $1
              WHERE id IN (SELECT id FROM deliveries WHERE state = 1 AND next_attempt_at <= $2
                           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -65,73 +66,110 @@ async fn load<T>(
     ids.sort();
     ids.dedup();
     let sql = format!("SELECT {columns} FROM {table} WHERE id = ANY($1)");
-    let rows = c.query(&sql, &[&ids]).await.map_err(internal)?;
+    let rows = c.rows(&sql, &[&ids]).await.map_err(internal)?;
     rows.iter()
         .map(|row| Ok((row.get::<_, String>("id"), Arc::new(map(row).map_err(internal)?))))
         .collect()
 }
 
+/// Records a batch in three statements whatever its size: attempts and delivery moves as
+/// arrays (`UNNEST`), then one update per change of an endpoint's health.
 pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
+    insert_attempts(tx, outcomes.iter().filter_map(|o| o.attempt.as_ref())).await?;
+    move_deliveries(tx, outcomes).await?;
     let mut disabled = Vec::new();
-    for outcome in outcomes {
-        if let Some(attempt) = &outcome.attempt {
-            insert_attempt(tx, attempt).await?;
-        }
-        move_delivery(tx, outcome).await?;
-        if endpoint_effect(tx, &outcome.endpoint_id, &outcome.effect).await? {
-            disabled.push(outcome.endpoint_id.clone());
+    for (endpoint_id, effect) in collapse_effects(outcomes) {
+        if endpoint_effect(tx, endpoint_id, &effect).await? {
+            disabled.push(endpoint_id.to_owned());
         }
     }
     Ok(disabled)
 }
 
-async fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> StoreResult<()> {
-    tx.execute(
+async fn insert_attempts(
+    tx: &Transaction<'_>,
+    attempts: impl Iterator<Item = &Attempt>,
+) -> StoreResult<()> {
+    let attempts: Vec<&Attempt> = attempts.collect();
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&Attempt) -> String| attempts.iter().map(|a| f(a)).collect::<Vec<String>>();
+    let (ids, msgs, eps, urls, bodies) = (
+        col(|a| a.id.clone()),
+        col(|a| a.msg_id.clone()),
+        col(|a| a.endpoint_id.clone()),
+        col(|a| a.url.clone()),
+        col(|a| a.response.clone()),
+    );
+    let codes: Vec<i32> = attempts.iter().map(|a| a.response_status_code).collect();
+    let took: Vec<i64> = attempts.iter().map(|a| a.response_duration_ms).collect();
+    let status: Vec<i16> = attempts.iter().map(|a| a.status as i16).collect();
+    let trigger: Vec<i16> = attempts.iter().map(|a| a.trigger_type as i16).collect();
+    let at: Vec<i64> = attempts.iter().map(|a| a.created_at).collect();
+    tx.exec(
         "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
-         response_duration_ms, status, trigger_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &a.id,
-            &a.msg_id,
-            &a.endpoint_id,
-            &a.url,
-            &a.response,
-            &a.response_status_code,
-            &a.response_duration_ms,
-            &(a.status as i16),
-            &(a.trigger_type as i16),
-            &a.created_at,
-        ],
+             response_duration_ms, status, trigger_type, created_at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+             $7::bigint[], $8::smallint[], $9::smallint[], $10::bigint[])",
+        &[&ids, &msgs, &eps, &urls, &bodies, &codes, &took, &status, &trigger, &at],
     )
     .await
     .map_err(internal)?;
     Ok(())
 }
 
-async fn move_delivery(tx: &Transaction<'_>, o: &Outcome) -> StoreResult<()> {
-    let tried = i64::from(o.attempt.is_some());
-    let (state, next_at) = match o.next {
-        NextStep::Succeeded => (DeliveryStatus::Success, None),
-        NextStep::Failed => (DeliveryStatus::Failed, None),
-        NextStep::RetryAt(at) | NextStep::Release(at) => (DeliveryStatus::Pending, Some(at)),
-    };
-    let keep_manual = matches!(o.next, NextStep::Release(_));
-    tx.execute(
-        "UPDATE deliveries SET state = $1, next_attempt_at = $2, attempts = attempts + $3,
-             lease_until = NULL, manual = manual AND $4, updated_at = $5
-         WHERE id = $6 AND state = 3 AND lease_until = $7",
-        &[
-            &(state as i16),
-            &next_at,
-            &tried,
-            &keep_manual,
-            &crate::model::time::now_ms(),
-            &o.delivery_id,
-            &o.lease,
-        ],
+/// Moves each delivery on, but only while its claim's lease still holds.
+async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<()> {
+    let mut ids = Vec::new();
+    let (mut states, mut next_at, mut tried, mut keep_manual, mut leases) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for o in outcomes {
+        let (state, next) = match o.next {
+            NextStep::Succeeded => (DeliveryStatus::Success, None),
+            NextStep::Failed => (DeliveryStatus::Failed, None),
+            NextStep::RetryAt(at) | NextStep::Release(at) => (DeliveryStatus::Pending, Some(at)),
+        };
+        ids.push(o.delivery_id);
+        states.push(state as i16);
+        next_at.push(next);
+        tried.push(i64::from(o.attempt.is_some()));
+        keep_manual.push(matches!(o.next, NextStep::Release(_)));
+        leases.push(o.lease);
+    }
+    tx.exec(
+        "UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at,
+             attempts = d.attempts + u.tried, lease_until = NULL, manual = d.manual AND u.keep_manual,
+             updated_at = $7
+         FROM UNNEST($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[], $5::bool[], $6::bigint[])
+             AS u(id, state, next_at, tried, keep_manual, lease)
+         WHERE d.id = u.id AND d.state = 3 AND d.lease_until = u.lease",
+        &[&ids, &states, &next_at, &tried, &keep_manual, &leases, &crate::model::time::now_ms()],
     )
     .await
     .map_err(internal)?;
     Ok(())
+}
+
+/// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
+/// endpoint is one update, not a thousand. A run of failures keeps its first time (when the
+/// failing began) and its last deadline.
+pub(super) fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
+    let mut runs: Vec<(&str, EndpointEffect)> = Vec::new();
+    for o in outcomes.iter().filter(|o| o.effect != EndpointEffect::None) {
+        let last = runs.iter_mut().rev().find(|(id, _)| *id == o.endpoint_id);
+        match (last, &o.effect) {
+            (
+                Some((_, EndpointEffect::Failing { disable_before, .. })),
+                EndpointEffect::Failing { disable_before: later, .. },
+            ) => {
+                *disable_before = (*disable_before).max(*later);
+            }
+            (Some((_, previous)), effect) if previous == effect => {}
+            _ => runs.push((&o.endpoint_id, o.effect.clone())),
+        }
+    }
+    runs
 }
 
 async fn endpoint_effect(
@@ -142,16 +180,13 @@ async fn endpoint_effect(
     let disabled = match effect {
         EndpointEffect::None => false,
         EndpointEffect::Healthy => {
-            tx.execute(
-                "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-                &[&endpoint_id],
-            )
-            .await
-            .map_err(internal)?;
+            tx.exec("UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", &[&endpoint_id])
+                .await
+                .map_err(internal)?;
             false
         }
         EndpointEffect::Failing { now, disable_before } => tx
-            .query_opt(
+            .opt_row(
                 "UPDATE endpoints SET failing_since = COALESCE(failing_since, $2),
                      disabled = disabled OR COALESCE(failing_since, $2) <= $3
                  WHERE id = $1 RETURNING disabled",
@@ -161,7 +196,7 @@ async fn endpoint_effect(
             .map_err(internal)?
             .is_some_and(|r| r.get::<_, bool>(0)),
         EndpointEffect::Disable => {
-            tx.execute(
+            tx.exec(
                 "UPDATE endpoints SET disabled = TRUE WHERE id = $1 AND NOT disabled",
                 &[&endpoint_id],
             )
@@ -175,7 +210,7 @@ async fn endpoint_effect(
 
 pub(super) async fn next_due_at(c: &impl GenericClient) -> StoreResult<Option<i64>> {
     let row = c
-        .query_one("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1", &[])
+        .row("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1", &[])
         .await
         .map_err(internal)?;
     Ok(row.get(0))
@@ -186,7 +221,7 @@ const MAINTENANCE_LOCK: i64 = 0x686f_6f6b_6400_0002;
 
 pub(super) async fn expire_leases(tx: &Transaction<'_>, now: i64) -> StoreResult<usize> {
     let locked: bool = tx
-        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&MAINTENANCE_LOCK])
+        .row("SELECT pg_try_advisory_xact_lock($1)", &[&MAINTENANCE_LOCK])
         .await
         .map_err(internal)?
         .get(0);
@@ -194,7 +229,7 @@ pub(super) async fn expire_leases(tx: &Transaction<'_>, now: i64) -> StoreResult
         return Ok(0);
     }
     let changed = tx
-        .execute(
+        .exec(
             "UPDATE deliveries SET state = 1, lease_until = NULL, next_attempt_at = $1
              WHERE state = 3 AND lease_until < $1",
             &[&now],

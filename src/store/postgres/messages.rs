@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::{GenericClient, Transaction};
+use deadpool_postgres::{GenericClient, Transaction};
 
 use super::catalog::find_app;
 use super::rows;
-use super::util::{Order, Param, internal, is_unique_violation, paged};
+use super::util::{Cached, Order, Param, internal, is_unique_violation, paged};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::columns::{self, opt_json};
 use crate::store::{
@@ -18,7 +18,7 @@ use crate::store::{
 pub(super) const WORK_CHANNEL: &str = "hookd_work";
 
 pub(super) async fn notify_work(tx: &Transaction<'_>) -> StoreResult<()> {
-    tx.execute("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
+    tx.exec("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
     Ok(())
 }
 
@@ -41,7 +41,7 @@ pub(super) async fn accept(
     let targets = fan_out(tx, &msg, new, due, lease).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
-            .execute(
+            .exec(
                 "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
                 &[&msg.app_id, key, &msg.id, &msg.created_at],
@@ -83,12 +83,12 @@ pub(super) async fn find_by_idempotency_key(
         "SELECT {} FROM messages WHERE id = (SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2)",
         columns::MESSAGE
     );
-    let row = c.query_opt(&sql, &[&app_id, &key]).await.map_err(internal)?;
+    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
     row.as_ref().map(rows::message).transpose().map_err(internal)
 }
 
 async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
@@ -122,23 +122,18 @@ async fn fan_out(
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
     let sql =
         format!("SELECT {} FROM endpoints WHERE app_id = $1 AND NOT disabled", columns::ENDPOINT);
-    let rows = tx.query(&sql, &[&msg.app_id]).await.map_err(internal)?;
+    let rows = tx.rows(&sql, &[&msg.app_id]).await.map_err(internal)?;
     let state =
         if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending } as i16;
-    let insert = tx
-        .prepare(
-            "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, lease_until, updated_at)
-             VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id",
-        )
-        .await
-        .map_err(internal)?;
+    let insert = "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
+         lease_until, updated_at) VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id";
     let enabled =
         rows.iter().map(rows::endpoint).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let mut created = Vec::new();
     for ep in select_targets(enabled, msg, new.only_endpoint.as_deref()) {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
             [&msg.id, &ep.id, &state, &due, &lease, &msg.created_at];
-        let id: i64 = tx.query_one(&insert, &params).await.map_err(internal)?.get(0);
+        let id: i64 = tx.row(insert, &params).await.map_err(internal)?.get(0);
         created.push((id, ep));
     }
     Ok(created)
@@ -149,7 +144,7 @@ pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> Sto
         "SELECT {} FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2)",
         columns::MESSAGE
     );
-    let row = c.query_opt(&sql, &[&app_id, &key]).await.map_err(internal)?;
+    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
     row.as_ref()
         .map(rows::message)
         .transpose()
@@ -200,7 +195,7 @@ pub(super) async fn deliveries_of(
     msg_id: &str,
 ) -> StoreResult<Vec<DeliveryState>> {
     let rows = c
-        .query(
+        .rows(
             "SELECT msg_id, endpoint_id, state, attempts, next_attempt_at FROM deliveries
              WHERE msg_id = $1 ORDER BY endpoint_id",
             &[&msg_id],
@@ -225,7 +220,7 @@ pub(super) async fn resend(
     endpoint_id: &str,
     now: i64,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual, updated_at)
          VALUES ($1, $2, 1, 0, $3, TRUE, $3)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET state = 1, next_attempt_at = $3,
@@ -244,7 +239,7 @@ pub(super) async fn recover_failed(
     now: i64,
 ) -> StoreResult<usize> {
     let changed = tx
-        .execute(
+        .exec(
             "UPDATE deliveries SET state = 1, next_attempt_at = $3, attempts = 0, manual = TRUE, updated_at = $3
              WHERE endpoint_id = $1 AND state = 2 AND updated_at >= $2",
             &[&endpoint_id, &since, &now],

@@ -73,31 +73,31 @@ macro_rules! in_tx {
 #[async_trait]
 impl Store for PgStore {
     async fn insert_app(&self, app: Application) -> StoreResult<Application> {
-        catalog::insert_app(&**self.client().await?, &app).await.map(|()| app)
+        catalog::insert_app(&self.client().await?, &app).await.map(|()| app)
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
-        catalog::find_app(&**self.client().await?, id_or_uid).await
+        catalog::find_app(&self.client().await?, id_or_uid).await
     }
 
     async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
-        catalog::list_apps(&**self.client().await?, &query).await
+        catalog::list_apps(&self.client().await?, &query).await
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
-        catalog::update_app(&**self.client().await?, &app).await.map(|()| app)
+        catalog::update_app(&self.client().await?, &app).await.map(|()| app)
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
-        catalog::delete_app(&**self.client().await?, id).await
+        catalog::delete_app(&self.client().await?, id).await
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        catalog::save_event_type(&**self.client().await?, &et, true).await.map(|()| et)
+        catalog::save_event_type(&self.client().await?, &et, true).await.map(|()| et)
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
-        catalog::find_event_type(&**self.client().await?, name).await
+        catalog::find_event_type(&self.client().await?, name).await
     }
 
     async fn list_event_types(
@@ -105,35 +105,35 @@ impl Store for PgStore {
         query: ListQuery,
         include_archived: bool,
     ) -> StoreResult<Page<EventType>> {
-        catalog::list_event_types(&**self.client().await?, &query, include_archived).await
+        catalog::list_event_types(&self.client().await?, &query, include_archived).await
     }
 
     async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        catalog::save_event_type(&**self.client().await?, &et, false).await.map(|()| et)
+        catalog::save_event_type(&self.client().await?, &et, false).await.map(|()| et)
     }
 
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
-        catalog::expunge_event_type(&**self.client().await?, name).await
+        catalog::expunge_event_type(&self.client().await?, name).await
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        catalog::insert_endpoint(&**self.client().await?, &ep).await.map(|()| ep)
+        catalog::insert_endpoint(&self.client().await?, &ep).await.map(|()| ep)
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
-        catalog::find_endpoint(&**self.client().await?, app_id, id_or_uid).await
+        catalog::find_endpoint(&self.client().await?, app_id, id_or_uid).await
     }
 
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
-        catalog::list_endpoints(&**self.client().await?, app_id, &query).await
+        catalog::list_endpoints(&self.client().await?, app_id, &query).await
     }
 
     async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        catalog::update_endpoint(&**self.client().await?, &ep).await.map(|()| ep)
+        catalog::update_endpoint(&self.client().await?, &ep).await.map(|()| ep)
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
-        catalog::delete_endpoint(&**self.client().await?, app_id, id).await
+        catalog::delete_endpoint(&self.client().await?, app_id, id).await
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
@@ -148,8 +148,8 @@ impl Store for PgStore {
             None => {
                 drop(tx);
                 let key = new.idempotency_key.as_deref().unwrap_or_default();
-                let app = catalog::find_app(&**client, &new.message.app_id).await?;
-                messages::find_by_idempotency_key(&**client, &app.id, key)
+                let app = catalog::find_app(&client, &new.message.app_id).await?;
+                messages::find_by_idempotency_key(&client, &app.id, key)
                     .await?
                     .map(Accepted::Replayed)
                     .ok_or_else(|| StoreError::Internal("idempotency key vanished".into()))
@@ -158,7 +158,7 @@ impl Store for PgStore {
     }
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
-        messages::find(&**self.client().await?, app_id, id_or_event_id).await
+        messages::find(&self.client().await?, app_id, id_or_event_id).await
     }
 
     async fn list_messages(
@@ -167,7 +167,7 @@ impl Store for PgStore {
         filter: MessageFilter,
         query: ListQuery,
     ) -> StoreResult<Page<Message>> {
-        messages::list(&**self.client().await?, app_id, &filter, &query).await
+        messages::list(&self.client().await?, app_id, &filter, &query).await
     }
 
     async fn list_attempts_by_message(
@@ -175,7 +175,7 @@ impl Store for PgStore {
         msg_id: &str,
         query: ListQuery,
     ) -> StoreResult<Page<Attempt>> {
-        messages::attempts_where(&**self.client().await?, "msg_id", msg_id, &query).await
+        messages::attempts_where(&self.client().await?, "msg_id", msg_id, &query).await
     }
 
     async fn list_attempts_by_endpoint(
@@ -183,11 +183,11 @@ impl Store for PgStore {
         endpoint_id: &str,
         query: ListQuery,
     ) -> StoreResult<Page<Attempt>> {
-        messages::attempts_where(&**self.client().await?, "endpoint_id", endpoint_id, &query).await
+        messages::attempts_where(&self.client().await?, "endpoint_id", endpoint_id, &query).await
     }
 
     async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {
-        messages::deliveries_of(&**self.client().await?, msg_id).await
+        messages::deliveries_of(&self.client().await?, msg_id).await
     }
 
     async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()> {
@@ -213,7 +213,7 @@ impl Store for PgStore {
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        dispatch::next_due_at(&**self.client().await?).await
+        dispatch::next_due_at(&self.client().await?).await
     }
 
     async fn expire_leases(&self, now: i64) -> StoreResult<usize> {

@@ -1,7 +1,8 @@
 //! Helpers shared by the PostgreSQL queries: errors, dynamic parameters, pagination.
 
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row};
 
 use crate::store::{Cursor, ListQuery, Page, StoreError, StoreResult};
 
@@ -61,7 +62,7 @@ pub(super) async fn paged<T>(
     }
     let dir = if descending { "DESC" } else { "ASC" };
     sql.push_str(&format!(" ORDER BY {} {dir} LIMIT {}", order.key, query.limit + 1));
-    let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
+    let rows = client.rows(&sql, &refs(&params)).await.map_err(internal)?;
     let mut items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let has_more = items.len() > query.limit as usize;
     items.truncate(query.limit as usize);
@@ -70,3 +71,46 @@ pub(super) async fn paged<T>(
     }
     Ok(Page { items, has_more })
 }
+
+/// Every statement through these is prepared once per connection and then reused, so an
+/// execution costs one round trip instead of two (prepare, then execute).
+#[async_trait::async_trait]
+pub(super) trait Cached: GenericClient {
+    async fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.execute(&statement, params).await
+    }
+
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query(&statement, params).await
+    }
+
+    async fn row(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query_one(&statement, params).await
+    }
+
+    async fn opt_row(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query_opt(&statement, params).await
+    }
+}
+
+impl<C: GenericClient> Cached for C {}
