@@ -41,6 +41,8 @@ pub struct Dispatcher {
     handle: DispatchHandle,
     /// Deliveries ingestion leased to this node and handed over directly.
     handed_over: mpsc::UnboundedReceiver<Claim>,
+    /// When to look for claims handed back because their endpoint was saturated.
+    recheck_at: std::sync::Mutex<Option<Instant>>,
 }
 
 /// What ingestion (and the API) hold of the dispatcher: a way to hand over freshly leased
@@ -120,6 +122,7 @@ impl Dispatcher {
             gates: Arc::new(Gates::new(config.endpoint_in_flight)),
             handle: handle.clone(),
             handed_over,
+            recheck_at: std::sync::Mutex::new(None),
         };
         (dispatcher, handle)
     }
@@ -152,11 +155,12 @@ impl Dispatcher {
                 claim_now = false;
                 next_look = Instant::now() + self.until_next_due().await;
             }
+            let wake_at = self.wake_time(next_look);
             tokio::select! {
                 Some(claim) = self.handed_over.recv() => self.start(claim, &running, &tracker),
                 _ = self.handle.work_available.notified() => claim_now = true,
                 _ = running.slot_freed.notified(), if free == 0 => {}
-                _ = tokio::time::sleep_until(next_look) => claim_now = true,
+                _ = tokio::time::sleep_until(wake_at) => claim_now = true,
                 _ = running.shutdown.cancelled() => {}
             }
         }
@@ -200,6 +204,10 @@ impl Dispatcher {
         let Some(gate) = self.gates.admit(&claim.endpoint.id) else {
             self.handle.held.fetch_sub(1, Ordering::AcqRel);
             let _ = running.outcomes.send(release(&claim, now_ms() + BUSY_DELAY_MS));
+            // Look again when it is due, not at the next idle wake-up.
+            let recheck = Instant::now() + Duration::from_millis(BUSY_DELAY_MS as u64 + 10);
+            let mut at = self.recheck_at.lock().unwrap_or_else(|p| p.into_inner());
+            *at = Some(at.map_or(recheck, |t| t.min(recheck)));
             return;
         };
         let (sender, running, held) =
@@ -211,6 +219,17 @@ impl Dispatcher {
             held.fetch_sub(1, Ordering::AcqRel);
             running.slot_freed.notify_one();
         });
+    }
+
+    /// The sooner of `next_look` and a recheck for claims handed back because their endpoint
+    /// was busy. A recheck whose time has come is cleared, so it fires once.
+    fn wake_time(&self, next_look: Instant) -> Instant {
+        let mut recheck = self.recheck_at.lock().unwrap_or_else(|p| p.into_inner());
+        let wake = recheck.map_or(next_look, |r| r.min(next_look));
+        if recheck.is_some_and(|r| r <= Instant::now()) {
+            *recheck = None;
+        }
+        wake
     }
 
     /// How long until the next pending delivery is due (at most [`IDLE_WAKE`]).
