@@ -20,6 +20,7 @@ const KEYS: &[(&str, &str)] = &[
     ("database_url", "HOOKD_DATABASE_URL"),
     ("admin_token", "HOOKD_ADMIN_TOKEN"),
     ("max_body_size", "HOOKD_MAX_BODY_SIZE"),
+    ("retention", "HOOKD_RETENTION"),
     ("delivery.allowed_networks", "HOOKD_ALLOWED_NETWORKS"),
     ("delivery.retry_schedule", "HOOKD_RETRY_SCHEDULE"),
     ("delivery.request_timeout", "HOOKD_REQUEST_TIMEOUT"),
@@ -39,6 +40,9 @@ pub struct Config {
     /// `None`: generated on first start and kept in `data_dir`.
     pub admin_token: Option<String>,
     pub max_body_size: usize,
+    /// Messages (with their deliveries and attempts) older than this are purged once no
+    /// delivery of theirs is pending.
+    pub retention: Duration,
     pub delivery: DeliveryConfig,
 }
 
@@ -65,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
             .field("max_body_size", &self.max_body_size)
+            .field("retention", &self.retention)
             .field("delivery", &self.delivery)
             .finish()
     }
@@ -160,6 +165,7 @@ impl Layers {
             database_url: self.parse("database_url", |v| Ok(optional(v)))?,
             admin_token: self.parse("admin_token", parse_token)?,
             max_body_size: self.parse("max_body_size", parse_positive)?,
+            retention: self.parse("retention", parse_duration)?,
             delivery: DeliveryConfig {
                 allowed_networks: self.parse("delivery.allowed_networks", parse_networks)?,
                 retry_schedule: self.parse("delivery.retry_schedule", parse_schedule)?,

@@ -29,6 +29,8 @@ use crate::store::{Claim, EndpointEffect, NextStep, Outcome, Store};
 
 /// Claims per round trip to the store.
 const CLAIM_BATCH: usize = 256;
+/// Messages purged per maintenance round, so one purge never holds the writer for long.
+const PURGE_BATCH: usize = 10_000;
 /// How long an over-full endpoint's extra claims wait before they are due again.
 const BUSY_DELAY_MS: i64 = 250;
 /// Longest idle sleep; also how often expired leases are looked for.
@@ -43,6 +45,7 @@ pub struct Dispatcher {
     handed_over: mpsc::UnboundedReceiver<Claim>,
     /// When to look for claims handed back because their endpoint was saturated.
     recheck_at: std::sync::Mutex<Option<Instant>>,
+    retention_ms: i64,
 }
 
 /// What ingestion (and the API) hold of the dispatcher: a way to hand over freshly leased
@@ -95,7 +98,11 @@ struct Running {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, config: &DeliveryConfig) -> (Self, DispatchHandle) {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &DeliveryConfig,
+        retention: Duration,
+    ) -> (Self, DispatchHandle) {
         let guard = Guard::new(config.allowed_networks.clone());
         let sender = Sender {
             client: client::build(Arc::new(guard.clone()), config.max_in_flight),
@@ -123,6 +130,7 @@ impl Dispatcher {
             handle: handle.clone(),
             handed_over,
             recheck_at: std::sync::Mutex::new(None),
+            retention_ms: retention.as_millis() as i64,
         };
         (dispatcher, handle)
     }
@@ -139,12 +147,12 @@ impl Dispatcher {
         self.store.watch_for_work(self.handle.work_available.clone());
         let running = Arc::new(Running { slot_freed: Notify::new(), outcomes, shutdown });
         let tracker = TaskTracker::new();
-        let (mut leases_checked, mut claim_now, mut next_look) = (0, true, Instant::now());
+        let (mut maintained, mut claim_now, mut next_look) = (0, true, Instant::now());
         while !running.shutdown.is_cancelled() {
             let now = now_ms();
-            if now - leases_checked >= IDLE_WAKE.as_millis() as i64 {
-                leases_checked = now;
-                self.expire_leases(now).await;
+            if now - maintained >= IDLE_WAKE.as_millis() as i64 {
+                maintained = now;
+                self.maintain(now).await;
             }
             let free =
                 self.handle.max_in_flight.saturating_sub(self.handle.held.load(Ordering::Acquire));
@@ -242,11 +250,21 @@ impl Dispatcher {
         }
     }
 
-    async fn expire_leases(&self, now: i64) {
+    /// Once a second: give expired leases back. Once a minute (on average, and on one
+    /// PostgreSQL node at a time): purge messages past their retention.
+    async fn maintain(&self, now: i64) {
         match self.store.expire_leases(now).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "re-queued deliveries whose lease expired"),
             Err(e) => tracing::error!(error = %e, "expiring leases failed"),
+        }
+        if now % 60_000 < IDLE_WAKE.as_millis() as i64 {
+            let cutoff = now - self.retention_ms;
+            match self.store.purge_messages(cutoff, PURGE_BATCH).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "purged messages past their retention"),
+                Err(e) => tracing::error!(error = %e, "purging old messages failed"),
+            }
         }
     }
 }

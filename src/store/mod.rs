@@ -239,6 +239,10 @@ pub trait Store: Send + Sync + 'static {
     /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.
     async fn expire_leases(&self, now: i64) -> StoreResult<usize>;
 
+    /// Deletes up to `limit` messages created before `cutoff` none of whose deliveries is
+    /// pending or leased, with their deliveries and attempts; returns how many.
+    async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize>;
+
     /// Wakes `wake` when another node makes deliveries due. A single-process backend has no
     /// other nodes, so by default this does nothing.
     fn watch_for_work(&self, _wake: Arc<tokio::sync::Notify>) {}

@@ -181,3 +181,29 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
     let gone = outcome(&claims[3], NextStep::Failed, EndpointEffect::Disable);
     assert_eq!(store.record_outcomes(vec![gone]).await.unwrap(), vec![ep_id.clone()]);
 }
+
+pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
+    let (app_id, _) = app_with_endpoint(&store).await;
+    let mut ids = Vec::new();
+    for created_at in [1_000, 2_000, now_ms()] {
+        let mut new = message(&app_id, "x");
+        new.message.created_at = created_at;
+        let Accepted::Created { message, .. } = store.accept_message(new).await.unwrap() else {
+            unreachable!()
+        };
+        ids.push(message.id);
+    }
+    // Deliver the oldest; the second stays pending.
+    let claim = store.claim_due_deliveries(1_000, 1, now_ms() + 60_000).await.unwrap().remove(0);
+    assert_eq!(claim.message.id, ids[0]);
+    store
+        .record_outcomes(vec![outcome(&claim, NextStep::Succeeded, EndpointEffect::None)])
+        .await
+        .unwrap();
+
+    assert_eq!(store.purge_messages(now_ms() - 60_000, 100).await.unwrap(), 1);
+    assert!(store.get_message(&app_id, &ids[0]).await.is_err(), "delivered and old: purged");
+    assert!(store.get_message(&app_id, &ids[1]).await.is_ok(), "still pending: kept");
+    assert!(store.get_message(&app_id, &ids[2]).await.is_ok(), "recent: kept");
+    assert!(store.list_attempts_by_message(&ids[0], first(10)).await.unwrap().items.is_empty());
+}

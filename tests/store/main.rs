@@ -38,4 +38,5 @@ conformance! {
     crate::delivery::leases_expire_and_stale_outcomes_are_ignored => leases_expire_and_stale_outcomes_are_ignored,
     crate::delivery::leased_on_accept_resend_and_recover => leased_on_accept_resend_and_recover,
     crate::delivery::endpoint_health => endpoint_health,
+    crate::delivery::purge_keeps_what_is_pending_or_recent => purge_keeps_what_is_pending_or_recent,
 }

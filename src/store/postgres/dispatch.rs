@@ -241,3 +241,36 @@ pub(super) async fn expire_leases(tx: &Transaction<'_>, now: i64) -> StoreResult
     }
     Ok(changed as usize)
 }
+
+/// Purges on one node at a time: the others skip while the lock is held.
+pub(super) async fn purge_messages(
+    tx: &Transaction<'_>,
+    cutoff: i64,
+    limit: i64,
+) -> StoreResult<usize> {
+    let locked: bool = tx
+        .row("SELECT pg_try_advisory_xact_lock($1)", &[&PURGE_LOCK])
+        .await
+        .map_err(internal)?
+        .get(0);
+    if !locked {
+        return Ok(0);
+    }
+    tx.exec("DELETE FROM idempotency_keys WHERE created_at < $1", &[&cutoff])
+        .await
+        .map_err(internal)?;
+    let deleted = tx
+        .exec(
+            "DELETE FROM messages WHERE id IN (
+                 SELECT id FROM messages m WHERE created_at < $1 AND NOT EXISTS (
+                     SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
+                 ORDER BY created_at LIMIT $2)",
+            &[&cutoff, &limit],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(deleted as usize)
+}
+
+/// Arbitrary, fixed: held by the node that purges old messages.
+const PURGE_LOCK: i64 = 0x686f_6f6b_6400_0003;

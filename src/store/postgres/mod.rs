@@ -220,6 +220,11 @@ impl Store for PgStore {
         in_tx!(self, relaxed = true, |tx| dispatch::expire_leases(&tx, now).await?)
     }
 
+    async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
+        in_tx!(self, relaxed = true, |tx| dispatch::purge_messages(&tx, cutoff, limit as i64)
+            .await?)
+    }
+
     fn watch_for_work(&self, wake: Arc<Notify>) {
         tokio::spawn(listen_for_work(self.config.clone(), wake));
     }

@@ -65,6 +65,7 @@ CREATE TABLE messages (
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX messages_app ON messages(app_id, id);
+CREATE INDEX messages_created ON messages(created_at);
 CREATE UNIQUE INDEX messages_event_id ON messages(app_id, event_id) WHERE event_id IS NOT NULL;
 
 CREATE TABLE idempotency_keys (

@@ -219,3 +219,16 @@ pub(super) fn recover_failed(
     .and_then(|mut s| s.execute(params![endpoint_id, since, now]))
     .map_err(internal)
 }
+
+pub(super) fn purge_messages(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", [cutoff])
+        .map_err(internal)?;
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE id IN (
+             SELECT id FROM messages m WHERE created_at < ?1 AND NOT EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
+             ORDER BY created_at LIMIT ?2)",
+    )
+    .and_then(|mut s| s.execute(params![cutoff, limit as i64]))
+    .map_err(internal)
+}

@@ -187,4 +187,8 @@ impl Store for SqliteStore {
     async fn expire_leases(&self, now: i64) -> StoreResult<usize> {
         self.writer.run_relaxed(move |c| dispatch::expire_leases(c, now)).await
     }
+
+    async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
+        self.writer.run_relaxed(move |c| dispatch::purge_messages(c, cutoff, limit)).await
+    }
 }
