@@ -109,6 +109,40 @@ pub fn select_targets(
         .collect()
 }
 
+impl NewMessage {
+    /// When the deliveries become due: `deliver_at`, but never before the message.
+    pub fn due(&self) -> i64 {
+        self.deliver_at.unwrap_or(self.message.created_at).max(self.message.created_at)
+    }
+
+    /// The lease the new deliveries take, if any: none for deliveries due later.
+    pub fn lease_now(&self) -> Option<i64> {
+        self.lease.filter(|_| self.due() <= self.message.created_at)
+    }
+}
+
+/// The answer for a stored message whose deliveries are `targets` (delivery id, endpoint):
+/// leased to the caller as claims when `lease` is set.
+pub fn created(message: Message, targets: Vec<(i64, Endpoint)>, lease: Option<i64>) -> Accepted {
+    let deliveries = targets.len();
+    let leased = match lease {
+        Some(lease) => {
+            let shared = Arc::new(message.clone());
+            let claim = |(delivery_id, endpoint)| Claim {
+                delivery_id,
+                lease,
+                attempts: 0,
+                manual: false,
+                message: shared.clone(),
+                endpoint: Arc::new(endpoint),
+            };
+            targets.into_iter().map(claim).collect()
+        }
+        None => Vec::new(),
+    };
+    Accepted::Created { message, deliveries, leased }
+}
+
 /// What accepting a message did.
 #[derive(Debug, Clone)]
 pub enum Accepted {

@@ -1,7 +1,5 @@
 //! Messages: acceptance with fan-out and idempotency, reads, attempts, resend and recover.
 
-use std::sync::Arc;
-
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::catalog::find_app;
@@ -10,7 +8,7 @@ use super::util::{Cached, Order, Param, internal, is_unique_violation, paged};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::columns::{self, opt_json};
 use crate::store::{
-    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
     select_targets,
 };
 
@@ -36,9 +34,8 @@ pub(super) async fn accept(
         }
     }
     insert_message(tx, &msg).await?;
-    let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
-    let lease = new.lease.filter(|_| due <= msg.created_at);
-    let targets = fan_out(tx, &msg, new, due, lease).await?;
+    let lease = new.lease_now();
+    let targets = fan_out(tx, &msg, new, new.due(), lease).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
             .exec(
@@ -55,23 +52,7 @@ pub(super) async fn accept(
     if lease.is_none() && !targets.is_empty() {
         notify_work(tx).await?;
     }
-    let deliveries = targets.len();
-    let leased = match lease {
-        Some(lease) => {
-            let message = Arc::new(msg.clone());
-            let claim = |(delivery_id, endpoint)| Claim {
-                delivery_id,
-                lease,
-                attempts: 0,
-                manual: false,
-                message: message.clone(),
-                endpoint: Arc::new(endpoint),
-            };
-            targets.into_iter().map(claim).collect()
-        }
-        None => Vec::new(),
-    };
-    Ok(Some(Accepted::Created { message: msg, deliveries, leased }))
+    Ok(Some(created(msg, targets, lease)))
 }
 
 pub(super) async fn find_by_idempotency_key(

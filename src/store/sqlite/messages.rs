@@ -8,16 +8,15 @@ use super::endpoints;
 use super::paging::{Order, paged};
 use super::pool::internal;
 use super::rows::{self, ATTEMPT_COLUMNS, MESSAGE_COLUMNS, opt_json};
-use std::sync::Arc;
-
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::{
-    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
     select_targets,
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
 pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted> {
+    let (due, lease) = (new.due(), new.lease_now());
     let mut msg = new.message;
     msg.app_id = super::catalog::find_app(conn, &msg.app_id)?.id;
     if let Some(key) = &new.idempotency_key {
@@ -26,34 +25,9 @@ pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted
         }
     }
     insert_message(conn, &msg)?;
-    let due = new.deliver_at.unwrap_or(msg.created_at).max(msg.created_at);
-    let lease = new.lease.filter(|_| due <= msg.created_at);
     let enabled = endpoints::enabled_of_app(conn, &msg.app_id)?;
-    let targets = fan_out(
-        conn,
-        &msg,
-        select_targets(enabled, &msg, new.only_endpoint.as_deref()),
-        due,
-        lease,
-    )?;
-    let deliveries = targets.len();
-    let leased = match lease {
-        Some(lease) => {
-            let message = Arc::new(msg.clone());
-            targets
-                .into_iter()
-                .map(|(delivery_id, endpoint)| Claim {
-                    delivery_id,
-                    lease,
-                    attempts: 0,
-                    manual: false,
-                    message: message.clone(),
-                    endpoint: Arc::new(endpoint),
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
+    let targets = fan_out(conn, &msg, targets, due, lease)?;
     if let Some(key) = &new.idempotency_key {
         conn.prepare_cached(
             "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES (?, ?, ?, ?)",
@@ -61,7 +35,7 @@ pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted
         .and_then(|mut s| s.execute(params![msg.app_id, key, msg.id, msg.created_at]))
         .map_err(internal)?;
     }
-    Ok(Accepted::Created { message: msg, deliveries, leased })
+    Ok(created(msg, targets, lease))
 }
 
 fn find_by_idempotency_key(
