@@ -41,14 +41,15 @@ impl Gate {
 /// All endpoints' gates, created on first use.
 pub struct Gates {
     per_endpoint: usize,
-    /// Claims one endpoint may hold beyond those in flight; more are handed back for later.
+    /// Claims one endpoint may hold beyond those in flight (three times as many); more are
+    /// handed back for later, so one endpoint cannot hold all of a node's claims.
     backlog: usize,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
 
 impl Gates {
     pub fn new(per_endpoint: usize) -> Self {
-        Self { per_endpoint, backlog: per_endpoint, gates: Mutex::new(HashMap::new()) }
+        Self { per_endpoint, backlog: 3 * per_endpoint, gates: Mutex::new(HashMap::new()) }
     }
 
     /// The endpoint's gate, if it can take one more claim now.

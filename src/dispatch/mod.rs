@@ -211,7 +211,15 @@ impl Dispatcher {
     fn start(&self, claim: Claim, running: &Arc<Running>, tracker: &TaskTracker) {
         let Some(gate) = self.gates.admit(&claim.endpoint.id) else {
             self.handle.held.fetch_sub(1, Ordering::AcqRel);
-            let _ = running.outcomes.send(release(&claim, now_ms() + BUSY_DELAY_MS));
+            // Written at once rather than through the recorder, so it is in the store before
+            // the recheck below claims again.
+            let store = self.store.clone();
+            let handed_back = release(&claim, now_ms() + BUSY_DELAY_MS);
+            tokio::spawn(async move {
+                if let Err(e) = store.record_outcomes(vec![handed_back]).await {
+                    tracing::error!(error = %e, "handing back a claim failed; its lease will expire");
+                }
+            });
             // Look again when it is due, not at the next idle wake-up.
             let recheck = Instant::now() + Duration::from_millis(BUSY_DELAY_MS as u64 + 10);
             let mut at = self.recheck_at.lock().unwrap_or_else(|p| p.into_inner());
