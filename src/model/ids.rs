@@ -27,6 +27,16 @@ pub fn new_id(prefix: &str) -> String {
         *last = if fresh >> 80 <= *last >> 80 { *last + 1 } else { fresh };
         *last
     };
+    encode(prefix, value)
+}
+
+/// The smallest id with this prefix that could have been made at `millis`: every id made
+/// before then sorts below it. Lets time ranges be read off the primary key.
+pub fn lowest_id_at(prefix: &str, millis: i64) -> String {
+    encode(prefix, (millis.max(0) as u128) << 80)
+}
+
+fn encode(prefix: &str, value: u128) -> String {
     let mut out = String::with_capacity(prefix.len() + 26);
     out.push_str(prefix);
     for i in (0..26).rev() {
@@ -58,5 +68,8 @@ mod tests {
         assert!(ids[0].starts_with("msg_"));
         assert_eq!(ids[0].len(), 4 + 26);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+        assert!(lowest_id_at(MESSAGE, now - 10_000) < ids[0]);
+        assert!(lowest_id_at(MESSAGE, now + 10_000) > ids[999]);
     }
 }

@@ -203,6 +203,27 @@ pub struct Outcome {
     pub effect: EndpointEffect,
 }
 
+/// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
+/// endpoint is one update, not a thousand. A run of failures keeps its first time (when the
+/// failing began) and its last deadline.
+pub fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
+    let mut runs: Vec<(&str, EndpointEffect)> = Vec::new();
+    for o in outcomes.iter().filter(|o| o.effect != EndpointEffect::None) {
+        let last = runs.iter_mut().rev().find(|(id, _)| *id == o.endpoint_id);
+        match (last, &o.effect) {
+            (
+                Some((_, EndpointEffect::Failing { disable_before, .. })),
+                EndpointEffect::Failing { disable_before: later, .. },
+            ) => {
+                *disable_before = (*disable_before).max(*later);
+            }
+            (Some((_, previous)), effect) if previous == effect => {}
+            _ => runs.push((&o.endpoint_id, o.effect.clone())),
+        }
+    }
+    runs
+}
+
 /// The domain's view of durable state. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -298,5 +319,39 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
                 "unsupported database URL {url:?}: expected postgres://… or sqlite://PATH"
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(endpoint: &str, effect: EndpointEffect) -> Outcome {
+        Outcome {
+            delivery_id: 1,
+            lease: 1,
+            endpoint_id: endpoint.into(),
+            attempt: None,
+            next: NextStep::Failed,
+            effect,
+        }
+    }
+
+    #[test]
+    fn effects_collapse_per_run() {
+        let failing = |now, disable_before| EndpointEffect::Failing { now, disable_before };
+        let outcomes = vec![
+            outcome("a", EndpointEffect::Healthy),
+            outcome("a", EndpointEffect::Healthy),
+            outcome("b", failing(10, 1)),
+            outcome("b", failing(20, 5)),
+            outcome("a", EndpointEffect::None),
+            outcome("a", failing(30, 7)),
+        ];
+        let runs = collapse_effects(&outcomes);
+        assert_eq!(
+            runs,
+            vec![("a", EndpointEffect::Healthy), ("b", failing(10, 5)), ("a", failing(30, 7))]
+        );
     }
 }

@@ -188,6 +188,10 @@ pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
     for created_at in [1_000, 2_000, now_ms()] {
         let mut new = message(&app_id, "x");
         new.message.created_at = created_at;
+        // Ids carry their creation time; the purge reads it from them.
+        if created_at < 10_000 {
+            new.message.id = ids::lowest_id_at(ids::MESSAGE, created_at);
+        }
         let Accepted::Created { message, .. } = store.accept_message(new).await.unwrap() else {
             unreachable!()
         };

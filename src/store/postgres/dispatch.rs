@@ -78,7 +78,7 @@ pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreR
     insert_attempts(tx, outcomes.iter().filter_map(|o| o.attempt.as_ref())).await?;
     move_deliveries(tx, outcomes).await?;
     let mut disabled = Vec::new();
-    for (endpoint_id, effect) in collapse_effects(outcomes) {
+    for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
         if endpoint_effect(tx, endpoint_id, &effect).await? {
             disabled.push(endpoint_id.to_owned());
         }
@@ -149,27 +149,6 @@ async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreRes
     .await
     .map_err(internal)?;
     Ok(())
-}
-
-/// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
-/// endpoint is one update, not a thousand. A run of failures keeps its first time (when the
-/// failing began) and its last deadline.
-pub(super) fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
-    let mut runs: Vec<(&str, EndpointEffect)> = Vec::new();
-    for o in outcomes.iter().filter(|o| o.effect != EndpointEffect::None) {
-        let last = runs.iter_mut().rev().find(|(id, _)| *id == o.endpoint_id);
-        match (last, &o.effect) {
-            (
-                Some((_, EndpointEffect::Failing { disable_before, .. })),
-                EndpointEffect::Failing { disable_before: later, .. },
-            ) => {
-                *disable_before = (*disable_before).max(*later);
-            }
-            (Some((_, previous)), effect) if previous == effect => {}
-            _ => runs.push((&o.endpoint_id, o.effect.clone())),
-        }
-    }
-    runs
 }
 
 async fn endpoint_effect(
@@ -259,13 +238,15 @@ pub(super) async fn purge_messages(
     tx.exec("DELETE FROM idempotency_keys WHERE created_at < $1", &[&cutoff])
         .await
         .map_err(internal)?;
+    // Ids sort by creation time, so the primary key finds the old messages.
+    let before = crate::model::ids::lowest_id_at(crate::model::ids::MESSAGE, cutoff);
     let deleted = tx
         .exec(
             "DELETE FROM messages WHERE id IN (
-                 SELECT id FROM messages m WHERE created_at < $1 AND NOT EXISTS (
+                 SELECT id FROM messages m WHERE id < $1 AND NOT EXISTS (
                      SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
-                 ORDER BY created_at LIMIT $2)",
-            &[&cutoff, &limit],
+                 ORDER BY id LIMIT $2)",
+            &[&before, &limit],
         )
         .await
         .map_err(internal)?;

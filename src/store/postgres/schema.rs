@@ -65,7 +65,6 @@ CREATE TABLE messages (
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX messages_app ON messages(app_id, id);
-CREATE INDEX messages_created ON messages(created_at);
 CREATE UNIQUE INDEX messages_event_id ON messages(app_id, event_id) WHERE event_id IS NOT NULL;
 
 CREATE TABLE idempotency_keys (
@@ -75,6 +74,7 @@ CREATE TABLE idempotency_keys (
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (app_id, key)
 );
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
 
 -- state is Svix's MessageStatus: 0 success, 1 pending, 2 failed, 3 sending (leased).
 CREATE TABLE deliveries (

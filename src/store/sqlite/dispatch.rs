@@ -106,14 +106,16 @@ fn load_by_id<'a, T>(
 }
 
 pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
-    let mut disabled = Vec::new();
     for outcome in outcomes {
         if let Some(attempt) = &outcome.attempt {
             insert_attempt(conn, attempt)?;
         }
         move_delivery(conn, outcome)?;
-        if endpoint_effect(conn, &outcome.endpoint_id, &outcome.effect)? {
-            disabled.push(outcome.endpoint_id.clone());
+    }
+    let mut disabled = Vec::new();
+    for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
+        if endpoint_effect(conn, endpoint_id, &effect)? {
+            disabled.push(endpoint_id.to_owned());
         }
     }
     Ok(disabled)
@@ -223,12 +225,14 @@ pub(super) fn recover_failed(
 pub(super) fn purge_messages(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
     conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", [cutoff])
         .map_err(internal)?;
+    // Ids sort by creation time, so the primary key finds the old messages.
+    let before = crate::model::ids::lowest_id_at(crate::model::ids::MESSAGE, cutoff);
     conn.prepare_cached(
         "DELETE FROM messages WHERE id IN (
-             SELECT id FROM messages m WHERE created_at < ?1 AND NOT EXISTS (
+             SELECT id FROM messages m WHERE id < ?1 AND NOT EXISTS (
                  SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
-             ORDER BY created_at LIMIT ?2)",
+             ORDER BY id LIMIT ?2)",
     )
-    .and_then(|mut s| s.execute(params![cutoff, limit as i64]))
+    .and_then(|mut s| s.execute(params![before, limit as i64]))
     .map_err(internal)
 }

@@ -62,7 +62,6 @@ CREATE TABLE messages (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX messages_app ON messages(app_id, id);
-CREATE INDEX messages_created ON messages(created_at);
 CREATE UNIQUE INDEX messages_event_id ON messages(app_id, event_id) WHERE event_id IS NOT NULL;
 
 CREATE TABLE idempotency_keys (
@@ -72,6 +71,7 @@ CREATE TABLE idempotency_keys (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (app_id, key)
 );
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
 
 -- One row per (message, endpoint). state is Svix's MessageStatus:
 -- 0 success, 1 pending, 2 failed, 3 sending (leased by a dispatcher until lease_until).
