@@ -3,8 +3,9 @@
 //!
 //! WAL lets readers run beside the writer. A commit with `synchronous=FULL` costs one fsync
 //! (~190 µs here); batching every job queued during that fsync into the next transaction is
-//! what lets durable ingestion go far past 5 k commits/s. Each job runs in its own savepoint,
-//! so one job's failure (a duplicate `eventId`, say) never undoes its neighbours.
+//! what lets durable ingestion go far past 5 k commits/s. A job's expected failures (a
+//! duplicate `eventId`, say) undo only their own statement; a failure inside the database
+//! undoes the whole batch, so no half-done job is ever committed.
 
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
@@ -19,11 +20,15 @@ const MAX_BATCH: usize = 512;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
+/// A job's answer-to-be, and whether it failed inside the database.
+type Ran = (Completion, bool);
+
 /// A unit of work for the writer, and whether its commit must reach the disk before it is
-/// acknowledged.
+/// acknowledged. Running it yields its completion and whether it failed inside the database
+/// (which poisons the whole batch).
 struct Job {
     durable: bool,
-    run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
+    run: Box<dyn FnOnce(&Connection) -> Ran + Send>,
 }
 
 pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
@@ -90,30 +95,17 @@ impl Writer {
         let job = Job {
             durable,
             run: Box::new(move |conn| {
-                let result = in_savepoint(conn, f);
-                Box::new(move |commit: Result<(), String>| {
+                let result = f(conn);
+                let poisoned = matches!(result, Err(StoreError::Internal(_)));
+                let complete: Completion = Box::new(move |commit: Result<(), String>| {
                     let _ = reply.send(commit.map_err(StoreError::Internal).and(result));
-                })
+                });
+                (complete, poisoned)
             }),
         };
         self.jobs.send(job).map_err(|_| internal("the SQLite writer has stopped"))?;
         answer.await.map_err(|_| internal("the SQLite writer has stopped"))?
     }
-}
-
-fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    let run =
-        |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(internal);
-    run("SAVEPOINT job")?;
-    let result = f(conn);
-    if result.is_err() {
-        run("ROLLBACK TO job")?;
-    }
-    run("RELEASE job")?;
-    result
 }
 
 fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
@@ -158,8 +150,17 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Completion>, Result<
         let completions = batch.into_iter().map(|_| noop_completion()).collect();
         return (completions, outcome);
     }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| (job.run)(conn)).collect();
-    let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let (completions, poisoned): (Vec<Completion>, Vec<bool>) =
+        batch.into_iter().map(|job| (job.run)(conn)).unzip();
+    // A job that failed inside the database may have left part of its work behind, so the
+    // whole batch is undone and every job in it answered with the failure. The failures a
+    // client causes (a duplicate eventId, a taken uid) fail on one statement, which SQLite
+    // undoes by itself, so they need no such care and no savepoint per job.
+    let outcome = if poisoned.contains(&true) {
+        Err("a write in this batch failed; the batch was rolled back".to_owned())
+    } else {
+        conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    };
     if outcome.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
