@@ -59,3 +59,18 @@ async fn acknowledged_messages_survive_kill_9() {
     }
     eprintln!("{} acknowledged messages all survived kill -9", acked.len());
 }
+
+#[test]
+fn a_bad_config_value_stops_start_up_naming_the_key() {
+    let dir = TempDir::new();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .arg("serve")
+        .env("HOOKD_DATA_DIR", &dir.0)
+        .env("HOOKD_LISTEN", "127.0.0.1:0")
+        .env("HOOKD_RETRY_SCHEDULE", "5s,soon")
+        .output()
+        .expect("run hookd");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("HOOKD_RETRY_SCHEDULE") && stderr.contains("soon"), "{stderr}");
+}
