@@ -63,15 +63,18 @@ impl Ingest {
             })?),
             None => None,
         };
+        let id = ids::new_id(ids::MESSAGE);
+        // The id carries the creation time, so time filters can use the primary key.
+        let created_at = ids::millis_of(&id).unwrap_or_else(now_ms);
         let message = Message {
-            id: ids::new_id(ids::MESSAGE),
+            id,
             app_id: app_id_or_uid.to_owned(),
             event_type: input.event_type,
             event_id: input.event_id,
             channels: input.channels,
             tags: input.tags,
             payload: input.payload.get().to_owned(),
-            created_at: now_ms(),
+            created_at,
         };
         let lease = self.dispatch.lease_for_new_deliveries(message.created_at);
         let new = NewMessage { message, idempotency_key, deliver_at, lease, only_endpoint };

@@ -70,10 +70,12 @@ async fn create(
         ),
         None => None,
     };
+    // Everything that can be refused is checked before the message is stored.
+    let with_content = q.flag("with_content", true)?;
     let message = match s.ingest.accept(&app_id, input, key).await? {
         Accepted::Created { message, .. } | Accepted::Replayed(message) => message,
     };
-    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, q.flag("with_content", true)?))))
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, with_content))))
 }
 
 async fn read(

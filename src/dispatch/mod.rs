@@ -29,8 +29,9 @@ use crate::store::{Claim, EndpointEffect, NextStep, Outcome, Store};
 
 /// Claims per round trip to the store.
 const CLAIM_BATCH: usize = 256;
-/// Messages purged per maintenance round, so one purge never holds the writer for long.
-const PURGE_BATCH: usize = 10_000;
+/// Messages purged per maintenance round: small, so a purge (with its cascades) holds the
+/// SQLite writer for milliseconds, not seconds; a large backlog drains over several rounds.
+const PURGE_BATCH: usize = 1_000;
 /// How long an over-full endpoint's extra claims wait before they are due again.
 const BUSY_DELAY_MS: i64 = 250;
 /// Longest idle sleep; also how often expired leases are looked for.

@@ -36,6 +36,17 @@ pub fn lowest_id_at(prefix: &str, millis: i64) -> String {
     encode(prefix, (millis.max(0) as u128) << 80)
 }
 
+/// The creation time (ms) an id carries, if it is one of hookd's ids.
+pub fn millis_of(id: &str) -> Option<i64> {
+    let body = id.rsplit('_').next()?;
+    let time = body.get(..10)?;
+    let mut value: i64 = 0;
+    for c in time.bytes() {
+        value = value * 32 + CROCKFORD.iter().position(|&d| d == c)? as i64;
+    }
+    Some(value)
+}
+
 fn encode(prefix: &str, value: u128) -> String {
     let mut out = String::with_capacity(prefix.len() + 26);
     out.push_str(prefix);
@@ -71,5 +82,7 @@ mod tests {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
         assert!(lowest_id_at(MESSAGE, now - 10_000) < ids[0]);
         assert!(lowest_id_at(MESSAGE, now + 10_000) > ids[999]);
+        assert_eq!(millis_of(&lowest_id_at(MESSAGE, 1_704_164_645_678)), Some(1_704_164_645_678));
+        assert!(millis_of(&ids[0]).is_some_and(|t| (t - now).abs() < 10_000));
     }
 }

@@ -77,14 +77,38 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
         Some("multicast or reserved")
     } else if ip.is_unspecified() || a == 0 {
         Some("unspecified")
+    } else if (a == 192 && b == 0 && ip.octets()[2] == 0) || (a == 198 && (18..20).contains(&b)) {
+        Some("reserved")
     } else {
         None
     }
 }
 
+/// The IPv4 address an IPv6 address carries by a translation or tunnelling convention:
+/// NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`), 6to4 (`2002::/16`) and IPv4-compatible (`::/96`).
+/// Such addresses reach the IPv4 host, so they are judged as that host.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let seg = ip.segments();
+    let low = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+    match seg {
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low),
+        [0x2002, hi, lo, ..] => {
+            Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8))
+        }
+        [0, 0, 0, 0, 0, 0, _, _] if !ip.is_loopback() && !ip.is_unspecified() => Some(low),
+        _ => None,
+    }
+}
+
 fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments()[0];
-    if ip.is_loopback() {
+    if let Some(v4) = embedded_v4(ip) {
+        v4_reason(v4)
+    } else if first == 0x2001 && ip.segments()[1] == 0 {
+        Some("Teredo tunnel")
+    } else if first & 0xffc0 == 0xfec0 {
+        Some("site-local")
+    } else if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_unspecified() {
         Some("unspecified")
@@ -152,7 +176,14 @@ mod tests {
         ] {
             assert!(non_public_reason(ip(bad)).is_some(), "{bad} should be refused");
         }
-        for good in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
+        for good in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "100.128.0.1",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
             assert!(non_public_reason(ip(good)).is_none(), "{good} should pass");
         }
     }

@@ -221,6 +221,9 @@ pub fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
             _ => runs.push((&o.endpoint_id, o.effect.clone())),
         }
     }
+    // One order for every node (a stable sort keeps each endpoint's own sequence), so two
+    // nodes updating the same endpoints cannot lock them in opposite orders and deadlock.
+    runs.sort_by(|a, b| a.0.cmp(b.0));
     runs
 }
 
@@ -351,7 +354,8 @@ mod tests {
         let runs = collapse_effects(&outcomes);
         assert_eq!(
             runs,
-            vec![("a", EndpointEffect::Healthy), ("b", failing(10, 5)), ("a", failing(30, 7))]
+            vec![("a", EndpointEffect::Healthy), ("a", failing(30, 7)), ("b", failing(10, 5))],
+            "runs in endpoint order, each endpoint's own order kept"
         );
     }
 }

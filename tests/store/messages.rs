@@ -56,9 +56,11 @@ pub async fn list_filters_and_pages(store: Arc<dyn Store>) {
     let mut on_eu = message(&a.id, "user.created");
     on_eu.message.channels = Some(vec!["eu".into(), "vip".into()]);
     on_eu.message.created_at = 1_000;
+    on_eu.message.id = hookd::model::ids::lowest_id_at("msg_", 1_000);
     let (eu, _) = created(store.accept_message(on_eu).await.unwrap());
     let mut later = message(&a.id, "order.paid");
     later.message.created_at = 2_000;
+    later.message.id = hookd::model::ids::lowest_id_at("msg_", 2_000);
     let (paid, _) = created(store.accept_message(later).await.unwrap());
 
     let ids = |f: MessageFilter| {

@@ -36,7 +36,10 @@ pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> Sto
 }
 
 pub(super) async fn find_app(c: &impl GenericClient, id_or_uid: &str) -> StoreResult<Application> {
-    let sql = format!("SELECT {} FROM applications WHERE id = $1 OR uid = $1", columns::APP);
+    let sql = format!(
+        "SELECT {} FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1",
+        columns::APP
+    );
     let row = c.opt_row(&sql, &[&id_or_uid]).await.map_err(internal)?;
     row.as_ref()
         .map(rows::app)
@@ -200,7 +203,8 @@ pub(super) async fn find_endpoint(
     key: &str,
 ) -> StoreResult<Endpoint> {
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)",
+        "SELECT {} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)
+         ORDER BY id = $2 DESC LIMIT 1",
         columns::ENDPOINT
     );
     let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;

@@ -72,8 +72,8 @@ async fn load<T>(
         .collect()
 }
 
-/// Records a batch in three statements whatever its size: attempts and delivery moves as
-/// arrays (`UNNEST`), then one update per change of an endpoint's health.
+/// Records a batch: attempts and delivery moves as two array statements (`UNNEST`) whatever
+/// its size, then one update per change of an endpoint's health, in endpoint order.
 pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
     insert_attempts(tx, outcomes.iter().filter_map(|o| o.attempt.as_ref())).await?;
     move_deliveries(tx, outcomes).await?;

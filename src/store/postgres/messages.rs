@@ -5,6 +5,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use super::catalog::find_app;
 use super::rows;
 use super::util::{Cached, Order, Param, internal, is_unique_violation, paged};
+use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::columns::{self, opt_json};
 use crate::store::{
@@ -122,7 +123,8 @@ async fn fan_out(
 
 pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> StoreResult<Message> {
     let sql = format!(
-        "SELECT {} FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2)",
+        "SELECT {} FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2)
+         ORDER BY id = $2 DESC LIMIT 1",
         columns::MESSAGE
     );
     let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
@@ -149,13 +151,14 @@ pub(super) async fn list(
         params.push(Box::new(channel.clone()));
         select.push_str(&format!(" AND channels::jsonb ? ${}", params.len()));
     }
+    // Ids sort by creation time, so time bounds are key bounds the index serves.
     if let Some(before) = filter.before {
-        params.push(Box::new(before));
-        select.push_str(&format!(" AND created_at < ${}", params.len()));
+        params.push(Box::new(lowest_id_at(MESSAGE, before)));
+        select.push_str(&format!(" AND id < ${}", params.len()));
     }
     if let Some(after) = filter.after {
-        params.push(Box::new(after));
-        select.push_str(&format!(" AND created_at > ${}", params.len()));
+        params.push(Box::new(lowest_id_at(MESSAGE, after.saturating_add(1))));
+        select.push_str(&format!(" AND id >= ${}", params.len()));
     }
     paged(c, &select, params, Order { key: "id", descending: true }, query, rows::message).await
 }

@@ -61,8 +61,10 @@ pub(super) async fn paged<T>(
         params.push(Box::new(key.clone()));
     }
     let dir = if descending { "DESC" } else { "ASC" };
-    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT {}", order.key, query.limit + 1));
-    let rows = client.rows(&sql, &refs(&params)).await.map_err(internal)?;
+    params.push(Box::new(i64::from(query.limit) + 1));
+    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT ${}", order.key, params.len()));
+    // Built per filter combination: not worth a cached statement on every connection.
+    let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
     let mut items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let has_more = items.len() > query.limit as usize;
     items.truncate(query.limit as usize);

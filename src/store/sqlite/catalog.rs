@@ -38,7 +38,9 @@ pub(super) fn insert_app(conn: &Connection, app: &Application) -> StoreResult<()
 }
 
 pub(super) fn find_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Application> {
-    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?1 OR uid = ?1");
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1"
+    );
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_row([id_or_uid], rows::app).optional())
         .map_err(internal)?

@@ -49,7 +49,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)"
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)
+         ORDER BY id = ?2 DESC LIMIT 1"
     );
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_row([app_id, id_or_uid], rows::endpoint).optional())

@@ -8,6 +8,7 @@ use super::endpoints;
 use super::paging::{Order, paged};
 use super::pool::internal;
 use super::rows::{self, ATTEMPT_COLUMNS, MESSAGE_COLUMNS, opt_json};
+use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
@@ -105,7 +106,8 @@ fn fan_out(
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)
+         ORDER BY id = ?2 DESC LIMIT 1"
     );
     conn.prepare_cached(&sql)
         .and_then(|mut s| s.query_row([app_id, id_or_event_id], rows::message).optional())
@@ -130,13 +132,14 @@ pub(super) fn list(
         select.push_str(" AND EXISTS (SELECT 1 FROM json_each(messages.channels) WHERE value = ?)");
         params.push(Value::Text(channel.clone()));
     }
+    // Ids sort by creation time, so time bounds are key bounds the index serves.
     if let Some(before) = filter.before {
-        select.push_str(" AND created_at < ?");
-        params.push(Value::Integer(before));
+        select.push_str(" AND id < ?");
+        params.push(Value::Text(lowest_id_at(MESSAGE, before)));
     }
     if let Some(after) = filter.after {
-        select.push_str(" AND created_at > ?");
-        params.push(Value::Integer(after));
+        select.push_str(" AND id >= ?");
+        params.push(Value::Text(lowest_id_at(MESSAGE, after.saturating_add(1))));
     }
     let order = Order { key: "id", descending: true };
     paged(conn, &select, params, order, query, rows::message)
