@@ -63,13 +63,13 @@ async fn rotate_secret(
             .map_err(|e| ApiError::invalid_field("key", e))?,
         None => chosen.generate_secret(),
     };
-    let now = now_ms();
+    let (now, read_at) = (now_ms(), ep.updated_at);
     let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
     let old = std::mem::replace(&mut ep.secret, new.clone());
     ep.previous_secrets.retain(|p| p.expires_at > now);
     ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
     ep.updated_at = now;
-    s.store.update_endpoint(ep).await?;
+    s.store.update_endpoint(ep, read_at).await?;
     Ok(Json(SecretOut { key: new }))
 }
 
@@ -129,9 +129,10 @@ async fn save_headers(
     }
     input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
     validate_headers(&headers)?;
+    let read_at = ep.updated_at;
     ep.headers = headers;
     ep.updated_at = now_ms();
-    s.store.update_endpoint(ep).await?;
+    s.store.update_endpoint(ep, read_at).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

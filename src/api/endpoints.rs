@@ -301,7 +301,8 @@ async fn replace(
     JsonBody(input): JsonBody<EndpointIn>,
 ) -> ApiResult<Json<EndpointOut>> {
     let (app, current) = app_and_endpoint(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(s.store.update_endpoint(input.apply(current, &app, false)?).await?.into()))
+    let read_at = current.updated_at;
+    Ok(Json(s.store.update_endpoint(input.apply(current, &app, false)?, read_at).await?.into()))
 }
 
 async fn patch(
@@ -326,7 +327,8 @@ async fn patch(
         profile_config: p.profile_config,
         template: p.template.unwrap_or_else(|| current.template.clone()),
     };
-    Ok(Json(s.store.update_endpoint(merged.apply(current, &app, false)?).await?.into()))
+    let read_at = current.updated_at;
+    Ok(Json(s.store.update_endpoint(merged.apply(current, &app, false)?, read_at).await?.into()))
 }
 
 async fn remove(

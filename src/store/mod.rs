@@ -93,6 +93,9 @@ pub struct NewMessage {
     pub only_endpoint: Option<String>,
 }
 
+/// The text of the conflict an outdated endpoint update meets.
+pub const ENDPOINT_CHANGED: &str = "the endpoint was changed meanwhile; read it again and retry";
+
 /// The fan-out rule over an application's enabled endpoints: those subscribed to the
 /// message, or just the one named in `only_endpoint`.
 pub fn select_targets(
@@ -252,7 +255,10 @@ pub trait Store: Send + Sync + 'static {
     /// Finds an endpoint of this application by id or by uid.
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint>;
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>>;
-    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
+    /// Writes the endpoint if it is still as it was read (`read_at` is the `updated_at` it
+    /// had then); otherwise `Conflict`, so a stale edit cannot undo a concurrent one (say,
+    /// the dispatcher disabling the endpoint).
+    async fn update_endpoint(&self, endpoint: Endpoint, read_at: i64) -> StoreResult<Endpoint>;
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()>;
 
     /// Stores the message and one pending delivery per subscribed endpoint, in one commit;

@@ -64,9 +64,16 @@ pub async fn endpoints(store: Arc<dyn Store>) {
     let mut changed = ep.clone();
     changed.disabled = true;
     changed.template = Some("{{event}}".into());
-    store.update_endpoint(changed.clone()).await.unwrap();
+    let changed = store.update_endpoint(changed, ep.updated_at).await.unwrap();
     assert_eq!(store.get_endpoint(&a.id, "main").await.unwrap(), changed);
-    assert_eq!(store.list_endpoints(&a.id, first(10)).await.unwrap().items, vec![changed]);
+    assert_eq!(store.list_endpoints(&a.id, first(10)).await.unwrap().items, vec![changed.clone()]);
+    let mut stale = ep.clone();
+    stale.description = "written from an old read".into();
+    let refused = store.update_endpoint(stale, ep.updated_at).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "a stale edit is refused: {refused:?}"
+    );
     store.delete_endpoint(&a.id, &ep.id).await.unwrap();
     assert_eq!(store.get_endpoint(&a.id, "main").await, Err(StoreError::NotFound("endpoint")));
 }

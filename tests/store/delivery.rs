@@ -171,8 +171,10 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
     assert!(store.get_endpoint(&app_id, &ep_id).await.unwrap().disabled);
 
     let mut enabled = store.get_endpoint(&app_id, &ep_id).await.unwrap();
+    assert!(enabled.updated_at > ep.updated_at, "disabling bumps updated_at, so stale edits fail");
+    let read_at = enabled.updated_at;
     enabled.disabled = false;
-    store.update_endpoint(enabled).await.unwrap();
+    store.update_endpoint(enabled, read_at).await.unwrap();
     store
         .record_outcomes(vec![outcome(&claims[2], NextStep::Succeeded, EndpointEffect::Healthy)])
         .await

@@ -11,7 +11,7 @@ use super::util::{
 use crate::model::{Application, Endpoint, EventType};
 use crate::store::columns;
 use crate::store::columns::{opt_json, to_json};
-use crate::store::{ListQuery, Page, StoreError, StoreResult};
+use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};
 
 const APP_UID_TAKEN: &str = "an application with this uid already exists";
 const ENDPOINT_UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
@@ -155,19 +155,32 @@ pub(super) async fn insert_endpoint(c: &impl GenericClient, ep: &Endpoint) -> St
     Ok(())
 }
 
-pub(super) async fn update_endpoint(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
+pub(super) async fn update_endpoint(
+    c: &impl GenericClient,
+    ep: &Endpoint,
+    read_at: i64,
+) -> StoreResult<()> {
+    let params = endpoint_params(ep);
+    let mut refs = refs(&params)[..19].to_vec();
+    refs.push(&read_at);
     let changed = c
         .exec(
             "UPDATE endpoints SET uid = $1, url = $2, description = $3, version = $4, disabled = $5,
              filter_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10,
              secret = $11, previous_secrets = $12, failing_since = $13, profile = $14,
              profile_config = $15, template = $16, updated_at = $17
-             WHERE id = $18 AND app_id = $19",
-            &refs(&endpoint_params(ep))[..19],
+             WHERE id = $18 AND app_id = $19 AND updated_at = $20",
+            &refs,
         )
         .await
         .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
-    found(changed, "endpoint")
+    if changed > 0 {
+        return Ok(());
+    }
+    // Nothing matched: gone, or changed since it was read.
+    find_endpoint(c, &ep.app_id, &ep.id)
+        .await
+        .and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
 }
 
 /// The endpoint's columns in the order both statements above use (the update leaves out the

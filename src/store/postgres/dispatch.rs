@@ -167,7 +167,9 @@ async fn endpoint_effect(
         EndpointEffect::Failing { now, disable_before } => tx
             .opt_row(
                 "UPDATE endpoints SET failing_since = COALESCE(failing_since, $2),
-                     disabled = disabled OR COALESCE(failing_since, $2) <= $3
+                     disabled = disabled OR COALESCE(failing_since, $2) <= $3,
+                     updated_at = CASE WHEN NOT disabled AND COALESCE(failing_since, $2) <= $3
+                                  THEN GREATEST(updated_at + 1, $2) ELSE updated_at END
                  WHERE id = $1 RETURNING disabled",
                 &[&endpoint_id, now, disable_before],
             )
@@ -176,8 +178,9 @@ async fn endpoint_effect(
             .is_some_and(|r| r.get::<_, bool>(0)),
         EndpointEffect::Disable => {
             tx.exec(
-                "UPDATE endpoints SET disabled = TRUE WHERE id = $1 AND NOT disabled",
-                &[&endpoint_id],
+                "UPDATE endpoints SET disabled = TRUE, updated_at = GREATEST(updated_at + 1, $2)
+                 WHERE id = $1 AND NOT disabled",
+                &[&endpoint_id, &crate::model::time::now_ms()],
             )
             .await
             .map_err(internal)?

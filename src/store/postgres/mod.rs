@@ -128,8 +128,9 @@ impl Store for PgStore {
         catalog::list_endpoints(&self.client().await?, app_id, &query).await
     }
 
-    async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        catalog::update_endpoint(&self.client().await?, &ep).await.map(|()| ep)
+    async fn update_endpoint(&self, mut ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
+        ep.updated_at = ep.updated_at.max(read_at + 1);
+        catalog::update_endpoint(&self.client().await?, &ep, read_at).await.map(|()| ep)
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {

@@ -180,14 +180,19 @@ fn endpoint_effect(
         EndpointEffect::Failing { now, disable_before } => conn
             .prepare_cached(
                 "UPDATE endpoints SET failing_since = COALESCE(failing_since, ?2),
-                     disabled = CASE WHEN COALESCE(failing_since, ?2) <= ?3 THEN 1 ELSE disabled END
+                     disabled = CASE WHEN COALESCE(failing_since, ?2) <= ?3 THEN 1 ELSE disabled END,
+                     updated_at = CASE WHEN disabled = 0 AND COALESCE(failing_since, ?2) <= ?3
+                                  THEN MAX(updated_at + 1, ?2) ELSE updated_at END
                  WHERE id = ?1 RETURNING disabled",
             )
             .and_then(|mut s| s.query_row(params![endpoint_id, now, disable_before], |r| r.get::<_, bool>(0)).optional())
             .map(|d| usize::from(d == Some(true))),
         EndpointEffect::Disable => conn
-            .prepare_cached("UPDATE endpoints SET disabled = 1 WHERE id = ? AND disabled = 0")
-            .and_then(|mut s| s.execute([endpoint_id])),
+            .prepare_cached(
+                "UPDATE endpoints SET disabled = 1, updated_at = MAX(updated_at + 1, ?2)
+                 WHERE id = ?1 AND disabled = 0",
+            )
+            .and_then(|mut s| s.execute(params![endpoint_id, crate::model::time::now_ms()])),
     }
     .map_err(internal)?;
     Ok(changed > 0)

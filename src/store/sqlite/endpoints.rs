@@ -8,7 +8,7 @@ use super::paging::{Order, paged};
 use super::pool::internal;
 use super::rows::{self, ENDPOINT_COLUMNS, opt_json, to_json};
 use crate::model::Endpoint;
-use crate::store::{ListQuery, Page, StoreError, StoreResult};
+use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};
 
 const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
 
@@ -76,13 +76,14 @@ pub(super) fn enabled_of_app(conn: &Connection, app_id: &str) -> StoreResult<Vec
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+pub(super) fn update(conn: &Connection, ep: &Endpoint, read_at: i64) -> StoreResult<()> {
     let changed = conn
         .prepare_cached(
             "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
              filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
              secret = ?, previous_secrets = ?, failing_since = ?, profile = ?,
-             profile_config = ?, template = ?, updated_at = ? WHERE id = ? AND app_id = ?",
+             profile_config = ?, template = ?, updated_at = ?
+             WHERE id = ? AND app_id = ? AND updated_at = ?",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -104,11 +105,16 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 ep.template,
                 ep.updated_at,
                 ep.id,
-                ep.app_id
+                ep.app_id,
+                read_at
             ])
         })
         .map_err(unique_violation(UID_TAKEN))?;
-    found(changed, "endpoint")
+    if changed > 0 {
+        return Ok(());
+    }
+    // Nothing matched: gone, or changed since it was read.
+    find(conn, &ep.app_id, &ep.id).and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
 }
 
 pub(super) fn delete(conn: &Connection, app_id: &str, id: &str) -> StoreResult<()> {

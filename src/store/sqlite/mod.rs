@@ -106,8 +106,9 @@ impl Store for SqliteStore {
         self.readers.run(move |c| endpoints::list(c, &app_id, &query)).await
     }
 
-    async fn update_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.writer.run(move |c| endpoints::update(c, &ep).map(|()| ep)).await
+    async fn update_endpoint(&self, mut ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
+        ep.updated_at = ep.updated_at.max(read_at + 1);
+        self.writer.run(move |c| endpoints::update(c, &ep, read_at).map(|()| ep)).await
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
