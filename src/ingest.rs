@@ -58,7 +58,7 @@ impl Ingest {
     ) -> ApiResult<Accepted> {
         validate(&input, idempotency_key.as_deref())?;
         let deliver_at = match &input.deliver_at {
-            Some(text) => Some(crate::api::parse_time(text).ok_or_else(|| {
+            Some(text) => Some(crate::model::time::parse_client_time(text).ok_or_else(|| {
                 ApiError::invalid_field("deliverAt", "deliverAt must be an RFC 3339 time")
             })?),
             None => None,
@@ -101,14 +101,14 @@ impl Ingest {
 }
 
 fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
-    crate::api::validate::key("eventType", &input.event_type)?;
+    crate::validate::key("eventType", &input.event_type)?;
     if !input.payload.get().trim_start().starts_with('{') {
         return Err(ApiError::invalid_field("payload", "payload must be a JSON object"));
     }
     if let Some(event_id) = &input.event_id {
-        crate::api::validate::text("eventId", event_id, 1, 256)?;
+        crate::validate::text("eventId", event_id, 1, 256)?;
     }
-    crate::api::validate::keys("channels", input.channels.as_deref(), 10)?;
+    crate::validate::keys("channels", input.channels.as_deref(), 10)?;
     if input
         .tags
         .as_ref()

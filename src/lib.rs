@@ -24,3 +24,4 @@ pub mod security;
 pub mod signing;
 pub mod store;
 pub mod template;
+pub mod validate;

@@ -158,7 +158,7 @@ async fn recover(
     JsonBody(input): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let since = super::parse_time(&input.since)
+    let since = crate::model::time::parse_client_time(&input.since)
         .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
     let now = now_ms();
     let count = s.store.recover_failed(&ep.id, since, now).await?;

@@ -8,14 +8,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::ApiState;
 use super::applications::resolve;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
-use super::{ApiState, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::model::{Application, Endpoint, Metadata, ids};
 use crate::profile;
 use crate::template::Template;
+use crate::validate;
 
 pub fn routes() -> Router<ApiState> {
     let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
@@ -121,45 +122,9 @@ impl From<Endpoint> for EndpointOut {
 impl EndpointIn {
     /// Validates and applies the input over `ep`; `new` when `ep` is a blank new endpoint.
     fn apply(self, mut ep: Endpoint, app: &Application, new: bool) -> ApiResult<Endpoint> {
-        validate_url(&self.url)?;
-        validate::text("description", &self.description, 0, 4096)?;
-        if let Some(uid) = &self.uid {
-            validate::key("uid", uid)?;
-        }
-        validate::keys("eventTypes", self.event_types.as_deref(), 256)?;
-        validate::keys("channels", self.channels.as_deref(), 10)?;
-        validate::rate("throttleRate", self.throttle_rate)?;
-        validate::metadata(&self.metadata)?;
-        if let Some(name) = self.profile {
-            if !profile::NAMES.contains(&name.as_str()) {
-                let names = profile::NAMES.join(", ");
-                return Err(ApiError::invalid_field(
-                    "profile",
-                    format!("profile must be one of {names}"),
-                ));
-            }
-            ep.profile = name;
-        }
-        let chosen = profile::by_name(&ep.profile);
-        match self.secret {
-            Some(secret) => {
-                chosen
-                    .validate_secret(&secret)
-                    .map_err(|e| ApiError::invalid_field("secret", e))?;
-                ep.secret = secret;
-            }
-            // A new endpoint, or one whose new profile cannot use the old secret.
-            None if new || chosen.validate_secret(&ep.secret).is_err() => {
-                ep.secret = chosen.generate_secret();
-            }
-            None => {}
-        }
-        // As in Mastodon, a blank template means none.
-        let template = self.template.filter(|t| !t.trim().is_empty());
-        if let Some(text) = &template {
-            Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
-        }
-        ep.template = template;
+        self.validate_fields()?;
+        apply_profile_and_secret(&mut ep, self.profile, self.secret, new)?;
+        ep.template = checked_template(self.template)?;
         if let Some(headers) = self.headers {
             validate_headers(&headers)?;
             ep.headers = headers;
@@ -169,7 +134,7 @@ impl EndpointIn {
         ep.uid = self.uid;
         ep.version = self.version.unwrap_or(ep.version);
         if ep.disabled && !self.disabled {
-            ep.failing_since = None;
+            ep.failing_since = None; // re-enabled: its health starts afresh
         }
         ep.disabled = self.disabled;
         ep.filter_types = self.event_types;
@@ -183,6 +148,59 @@ impl EndpointIn {
         ep.updated_at = now_ms();
         Ok(ep)
     }
+
+    fn validate_fields(&self) -> ApiResult<()> {
+        validate_url(&self.url)?;
+        validate::text("description", &self.description, 0, 4096)?;
+        if let Some(uid) = &self.uid {
+            validate::key("uid", uid)?;
+        }
+        validate::keys("eventTypes", self.event_types.as_deref(), 256)?;
+        validate::keys("channels", self.channels.as_deref(), 10)?;
+        validate::rate("throttleRate", self.throttle_rate)?;
+        validate::metadata(&self.metadata)
+    }
+}
+
+/// Sets the profile, then the secret by that profile's rules: the given one, or a new one
+/// for a new endpoint or when the old secret does not suit the new profile.
+fn apply_profile_and_secret(
+    ep: &mut Endpoint,
+    profile_name: Option<String>,
+    secret: Option<String>,
+    new: bool,
+) -> ApiResult<()> {
+    if let Some(name) = profile_name {
+        if !profile::NAMES.contains(&name.as_str()) {
+            let names = profile::NAMES.join(", ");
+            return Err(ApiError::invalid_field(
+                "profile",
+                format!("profile must be one of {names}"),
+            ));
+        }
+        ep.profile = name;
+    }
+    let chosen = profile::by_name(&ep.profile);
+    match secret {
+        Some(secret) => {
+            chosen.validate_secret(&secret).map_err(|e| ApiError::invalid_field("secret", e))?;
+            ep.secret = secret;
+        }
+        None if new || chosen.validate_secret(&ep.secret).is_err() => {
+            ep.secret = chosen.generate_secret()
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A template that parses, or none; as in Mastodon, a blank template means none.
+fn checked_template(template: Option<String>) -> ApiResult<Option<String>> {
+    let template = template.filter(|t| !t.trim().is_empty());
+    if let Some(text) = &template {
+        Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
+    }
+    Ok(template)
 }
 
 fn validate_url(url: &str) -> ApiResult<()> {

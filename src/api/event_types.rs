@@ -6,13 +6,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::ApiState;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
-use super::{ApiState, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::EventType;
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::profile::catalogues;
 use crate::store::StoreError;
+use crate::validate;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()

@@ -86,7 +86,7 @@ impl QueryParams {
         let Some(text) = self.get(name) else {
             return Ok(None);
         };
-        super::parse_time(text).map(Some).ok_or_else(|| {
+        crate::model::time::parse_client_time(text).map(Some).ok_or_else(|| {
             ApiError::bad_request(format!("{name} must be an RFC 3339 time, not {text:?}"))
         })
     }

@@ -9,7 +9,6 @@ mod event_types;
 pub mod extract;
 mod messages;
 mod test_sends;
-pub mod validate;
 
 use std::sync::Arc;
 
@@ -96,10 +95,4 @@ async fn require_token(
             "send the admin token as `Authorization: Bearer <token>`",
         )),
     }
-}
-
-/// RFC 3339, with a missing offset taken as UTC (Svix's Python client sends naive times so).
-pub fn parse_time(text: &str) -> Option<i64> {
-    use crate::model::time::parse_rfc3339;
-    parse_rfc3339(text).or_else(|| parse_rfc3339(&format!("{text}Z")))
 }

@@ -81,6 +81,12 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec) - offset_secs) * 1000 + millis)
 }
 
+/// RFC 3339 as clients send it: a missing offset is taken as UTC (Svix's Python client sends
+/// naive times so).
+pub fn parse_client_time(text: &str) -> Option<i64> {
+    parse_rfc3339(text).or_else(|| parse_rfc3339(&format!("{text}Z")))
+}
+
 // Howard Hinnant's civil-date algorithms.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

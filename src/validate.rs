@@ -1,4 +1,5 @@
-//! Field rules shared by the resources. Each returns a 422 naming the field.
+//! Field rules shared by the API's resources and ingestion. Each returns a 422 naming the
+//! field.
 
 use crate::error::ApiError;
 use crate::model::Metadata;
