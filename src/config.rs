@@ -47,7 +47,7 @@ pub struct Config {
 }
 
 /// How deliveries are made.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DeliveryConfig {
     pub allowed_networks: Vec<IpNet>,
     pub retry_schedule: Vec<Duration>,
@@ -59,6 +59,23 @@ pub struct DeliveryConfig {
     /// Headers sent with every delivery, beneath each endpoint's own (Strapi's
     /// `webhooks.defaultHeaders`). Only settable in the file, as `[delivery.default_headers]`.
     pub default_headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> =
+            self.default_headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("DeliveryConfig")
+            .field("allowed_networks", &self.allowed_networks)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("endpoint_in_flight", &self.endpoint_in_flight)
+            .field("disable_after", &self.disable_after)
+            .field("rotation_grace", &self.rotation_grace)
+            .field("default_headers", &header_names) // values may be credentials
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Config {

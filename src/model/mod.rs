@@ -41,14 +41,14 @@ pub struct EventType {
 }
 
 /// A secret that still signs until `expires_at`, after a rotation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpiringSecret {
     pub secret: String,
     pub expires_at: i64,
 }
 
 /// Where one application's messages go, and how they are signed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Endpoint {
     pub id: String,
     pub app_id: String,
@@ -80,6 +80,38 @@ pub struct Endpoint {
     pub template: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Secrets stay out of logs: `Debug` shows that they are set, never their value.
+impl std::fmt::Debug for ExpiringSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExpiringSecret")
+            .field("secret", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Secrets and header values (which often carry credentials) stay out of logs.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("app_id", &self.app_id)
+            .field("uid", &self.uid)
+            .field("url", &self.url)
+            .field("disabled", &self.disabled)
+            .field("filter_types", &self.filter_types)
+            .field("channels", &self.channels)
+            .field("throttle_rate", &self.throttle_rate)
+            .field("header_names", &self.headers.keys().collect::<Vec<_>>())
+            .field("secret", &"<redacted>")
+            .field("previous_secrets", &self.previous_secrets.len())
+            .field("failing_since", &self.failing_since)
+            .field("profile", &self.profile)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -192,6 +224,36 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn debug_output_keeps_secrets_out() {
+        let secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+        let endpoint = Endpoint {
+            id: "ep_1".into(),
+            app_id: "app_1".into(),
+            uid: None,
+            url: "https://example.com".into(),
+            description: String::new(),
+            version: 1,
+            disabled: false,
+            filter_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Metadata::new(),
+            headers: [("Authorization".to_owned(), "Bearer hunter2".to_owned())].into(),
+            secret: secret.into(),
+            previous_secrets: vec![ExpiringSecret { secret: secret.into(), expires_at: 1 }],
+            failing_since: None,
+            profile: "standard".into(),
+            profile_config: Default::default(),
+            template: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{endpoint:?} {:?}", endpoint.previous_secrets);
+        assert!(!shown.contains(secret) && !shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Authorization"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Messages: acceptance with fan-out and idempotency, reads, attempts, resend and recover.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::catalog::find_app;
@@ -107,18 +109,32 @@ async fn fan_out(
     let rows = tx.rows(&sql, &[&msg.app_id]).await.map_err(internal)?;
     let state =
         if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending } as i16;
-    let insert = "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
-         lease_until, updated_at) VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id";
     let enabled =
         rows.iter().map(rows::endpoint).collect::<Result<Vec<_>, _>>().map_err(internal)?;
-    let mut created = Vec::new();
-    for ep in select_targets(enabled, msg, new.only_endpoint.as_deref()) {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&msg.id, &ep.id, &state, &due, &lease, &msg.created_at];
-        let id: i64 = tx.row(insert, &params).await.map_err(internal)?.get(0);
-        created.push((id, ep));
+    let mut targets: HashMap<String, Endpoint> =
+        select_targets(enabled, msg, new.only_endpoint.as_deref())
+            .into_iter()
+            .map(|ep| (ep.id.clone(), ep))
+            .collect();
+    if targets.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(created)
+    // One statement for any number of endpoints: one round trip inside the transaction.
+    let ids: Vec<&String> = targets.keys().collect();
+    let inserted = tx
+        .rows(
+            "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
+                 lease_until, updated_at)
+             SELECT $1, endpoint_id, $3, 0, $4, $5, $6 FROM UNNEST($2::text[]) AS t(endpoint_id)
+             RETURNING id, endpoint_id",
+            &[&msg.id, &ids, &state, &due, &lease, &msg.created_at],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(inserted
+        .iter()
+        .filter_map(|row| Some((row.get::<_, i64>(0), targets.remove(&row.get::<_, String>(1))?)))
+        .collect())
 }
 
 pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> StoreResult<Message> {
