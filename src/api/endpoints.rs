@@ -241,29 +241,7 @@ pub(super) fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<
 }
 
 fn blank_endpoint(app_id: &str) -> Endpoint {
-    let now = now_ms();
-    Endpoint {
-        id: ids::new_id(ids::ENDPOINT),
-        app_id: app_id.to_owned(),
-        uid: None,
-        url: String::new(),
-        description: String::new(),
-        version: 1,
-        disabled: false,
-        filter_types: None,
-        channels: None,
-        throttle_rate: None,
-        metadata: Metadata::new(),
-        headers: BTreeMap::new(),
-        secret: String::new(),
-        previous_secrets: Vec::new(),
-        failing_since: None,
-        profile: "standard".into(),
-        profile_config: serde_json::Map::new(),
-        template: None,
-        created_at: now,
-        updated_at: now,
-    }
+    Endpoint::blank(ids::new_id(ids::ENDPOINT), app_id.to_owned(), now_ms())
 }
 
 /// Resolves `{app_id}` and `{endpoint_id}` (ids or uids) to the endpoint, or 404.

@@ -115,6 +115,33 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint with every setting at its default (standard profile, no secret yet, no
+    /// filters), for callers to fill in.
+    pub fn blank(id: String, app_id: String, now: i64) -> Self {
+        Self {
+            id,
+            app_id,
+            uid: None,
+            url: String::new(),
+            description: String::new(),
+            version: 1,
+            disabled: false,
+            filter_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Metadata::new(),
+            headers: BTreeMap::new(),
+            secret: String::new(),
+            previous_secrets: Vec::new(),
+            failing_since: None,
+            profile: "standard".into(),
+            profile_config: serde_json::Map::new(),
+            template: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether a message of this type on these channels is for this endpoint.
     pub fn subscribes_to(&self, event_type: &str, channels: Option<&[String]>) -> bool {
         !self.disabled
@@ -230,26 +257,10 @@ mod tests {
     fn debug_output_keeps_secrets_out() {
         let secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
         let endpoint = Endpoint {
-            id: "ep_1".into(),
-            app_id: "app_1".into(),
-            uid: None,
-            url: "https://example.com".into(),
-            description: String::new(),
-            version: 1,
-            disabled: false,
-            filter_types: None,
-            channels: None,
-            throttle_rate: None,
-            metadata: Metadata::new(),
             headers: [("Authorization".to_owned(), "Bearer hunter2".to_owned())].into(),
             secret: secret.into(),
             previous_secrets: vec![ExpiringSecret { secret: secret.into(), expires_at: 1 }],
-            failing_since: None,
-            profile: "standard".into(),
-            profile_config: Default::default(),
-            template: None,
-            created_at: 0,
-            updated_at: 0,
+            ..Endpoint::blank("ep_1".into(), "app_1".into(), 0)
         };
         let shown = format!("{endpoint:?} {:?}", endpoint.previous_secrets);
         assert!(!shown.contains(secret) && !shown.contains("hunter2"), "{shown}");

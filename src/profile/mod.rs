@@ -171,26 +171,11 @@ mod fixtures {
     /// An endpoint of `profile` with the given `profileConfig` (a JSON object).
     pub fn endpoint(profile: &str, config: serde_json::Value, secret: &str) -> Endpoint {
         Endpoint {
-            id: "ep_1".into(),
-            app_id: "app_1".into(),
-            uid: None,
             url: "https://receiver.example/hook".into(),
-            description: String::new(),
-            version: 1,
-            disabled: false,
-            filter_types: None,
-            channels: None,
-            throttle_rate: None,
-            metadata: Default::default(),
-            headers: Default::default(),
             secret: secret.into(),
-            previous_secrets: Vec::new(),
-            failing_since: None,
             profile: profile.into(),
             profile_config: config.as_object().cloned().unwrap_or_default(),
-            template: None,
-            created_at: 0,
-            updated_at: 0,
+            ..Endpoint::blank("ep_1".into(), "app_1".into(), 0)
         }
     }
 

@@ -96,26 +96,10 @@ pub mod fixtures {
 
     pub fn endpoint(app_id: &str, uid: &str) -> Endpoint {
         Endpoint {
-            id: ids::new_id(ids::ENDPOINT),
-            app_id: app_id.into(),
             uid: Some(uid.into()),
             url: format!("https://example.com/{uid}"),
-            description: String::new(),
-            version: 1,
-            disabled: false,
-            filter_types: None,
-            channels: None,
-            throttle_rate: None,
-            metadata: Metadata::new(),
-            headers: Default::default(),
             secret: hookd::signing::generate_secret(),
-            previous_secrets: Vec::new(),
-            failing_since: None,
-            profile: "standard".into(),
-            profile_config: Default::default(),
-            template: None,
-            created_at: now_ms(),
-            updated_at: now_ms(),
+            ..Endpoint::blank(ids::new_id(ids::ENDPOINT), app_id.into(), now_ms())
         }
     }
 
