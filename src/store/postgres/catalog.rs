@@ -5,10 +5,9 @@ use deadpool_postgres::GenericClient;
 use super::rows;
 use tokio_postgres::types::ToSql;
 
-use super::util::{
-    Cached, Order, Param, conflict_or_internal, found, internal, opt_i64, paged, refs,
-};
+use super::util::{Cached, Param, conflict_or_internal, found, internal, opt_i64, paged, refs};
 use crate::model::{Application, Endpoint, EventType};
+use crate::store::Order;
 use crate::store::columns;
 use crate::store::columns::{opt_json, to_json};
 use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};

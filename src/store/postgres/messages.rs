@@ -6,9 +6,10 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 use super::catalog::find_app;
 use super::rows;
-use super::util::{Cached, Order, Param, internal, is_unique_violation, paged};
+use super::util::{Cached, Param, internal, is_unique_violation, paged};
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::store::Order;
 use crate::store::columns::{self, opt_json};
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,

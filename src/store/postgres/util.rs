@@ -4,7 +4,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::store::{Cursor, ListQuery, Page, StoreError, StoreResult};
+use crate::store::{ListQuery, Order, Page, StoreError, StoreResult};
 
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
@@ -37,12 +37,6 @@ pub(super) fn opt_i64(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-/// How a list is ordered.
-pub(super) struct Order {
-    pub key: &'static str,
-    pub descending: bool,
-}
-
 /// Runs `select` (its `WHERE` clause using `$1..$n` for `params`) as one page.
 pub(super) async fn paged<T>(
     client: &impl GenericClient,
@@ -52,26 +46,18 @@ pub(super) async fn paged<T>(
     query: &ListQuery,
     map: fn(&Row) -> Result<T, tokio_postgres::Error>,
 ) -> StoreResult<Page<T>> {
-    let backwards = matches!(query.cursor, Cursor::Before(_));
-    let descending = order.descending != backwards;
+    let plan = query.plan(&order);
     let mut sql = String::from(select);
-    if let Cursor::After(key) | Cursor::Before(key) = &query.cursor {
-        let op = if descending { "<" } else { ">" };
+    if let Some((op, key)) = plan.after {
         sql.push_str(&format!(" AND {} {op} ${}", order.key, params.len() + 1));
-        params.push(Box::new(key.clone()));
+        params.push(Box::new(key.to_owned()));
     }
-    let dir = if descending { "DESC" } else { "ASC" };
-    params.push(Box::new(i64::from(query.limit) + 1));
-    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT ${}", order.key, params.len()));
+    params.push(Box::new(i64::from(plan.fetch())));
+    sql.push_str(&format!(" ORDER BY {} {} LIMIT ${}", order.key, plan.direction, params.len()));
     // Built per filter combination: not worth a cached statement on every connection.
     let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
-    let mut items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
-    let has_more = items.len() > query.limit as usize;
-    items.truncate(query.limit as usize);
-    if backwards {
-        items.reverse();
-    }
-    Ok(Page { items, has_more })
+    let items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    Ok(plan.page(items))
 }
 
 /// Every statement through these is prepared once per connection and then reused, so an

@@ -3,10 +3,11 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::paging::{Order, paged};
+use super::paging::paged;
 use super::pool::internal;
 use super::rows::{self, APP_COLUMNS, EVENT_TYPE_COLUMNS, opt_json, to_json};
 use crate::model::{Application, EventType};
+use crate::store::Order;
 use crate::store::{ListQuery, Page, StoreError, StoreResult};
 
 /// Maps a unique-constraint failure to a 409 with `detail`, anything else to a 500.

@@ -4,10 +4,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::catalog::{found, unique_violation};
-use super::paging::{Order, paged};
+use super::paging::paged;
 use super::pool::internal;
 use super::rows::{self, ENDPOINT_COLUMNS, opt_json, to_json};
 use crate::model::Endpoint;
+use crate::store::Order;
 use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};
 
 const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";

@@ -5,11 +5,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::endpoints;
-use super::paging::{Order, paged};
+use super::paging::paged;
 use super::pool::internal;
 use super::rows::{self, ATTEMPT_COLUMNS, MESSAGE_COLUMNS, opt_json};
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::store::Order;
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
     select_targets,

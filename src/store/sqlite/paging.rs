@@ -5,13 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::pool::internal;
-use crate::store::{Cursor, ListQuery, Page, StoreResult};
-
-/// How a list is ordered.
-pub(super) struct Order {
-    pub key: &'static str,
-    pub descending: bool,
-}
+use crate::store::{ListQuery, Order, Page, StoreResult};
 
 /// Runs `select` (which must end in a `WHERE` clause, `1` if nothing else) as one page.
 pub(super) fn paged<T>(
@@ -22,27 +16,18 @@ pub(super) fn paged<T>(
     query: &ListQuery,
     map: impl Fn(&Row) -> rusqlite::Result<T>,
 ) -> StoreResult<Page<T>> {
-    let backwards = matches!(query.cursor, Cursor::Before(_));
-    // Reading a previous page walks the list in reverse, then flips the page.
-    let descending = order.descending != backwards;
+    let plan = query.plan(&order);
     let mut sql = String::from(select);
-    if let Cursor::After(key) | Cursor::Before(key) = &query.cursor {
-        let op = if descending { "<" } else { ">" };
+    if let Some((op, key)) = plan.after {
         sql.push_str(&format!(" AND {} {op} ?", order.key));
-        params.push(Value::Text(key.clone()));
+        params.push(Value::Text(key.to_owned()));
     }
-    let dir = if descending { "DESC" } else { "ASC" };
-    sql.push_str(&format!(" ORDER BY {} {dir} LIMIT {}", order.key, query.limit + 1));
+    sql.push_str(&format!(" ORDER BY {} {} LIMIT {}", order.key, plan.direction, plan.fetch()));
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    let mut items: Vec<T> = stmt
+    let items: Vec<T> = stmt
         .query_map(params_from_iter(params), map)
         .map_err(internal)?
         .collect::<Result<_, _>>()
         .map_err(internal)?;
-    let has_more = items.len() > query.limit as usize;
-    items.truncate(query.limit as usize);
-    if backwards {
-        items.reverse();
-    }
-    Ok(Page { items, has_more })
+    Ok(plan.page(items))
 }
