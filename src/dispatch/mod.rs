@@ -320,7 +320,7 @@ async fn record_outcomes(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiv
                 Err(_) => break,
             }
         }
-        match store.record_outcomes(batch).await {
+        match record_with_retries(store.as_ref(), batch).await {
             Ok(disabled) => {
                 disabled.iter().for_each(|id| tracing::warn!(endpoint = %id, "endpoint disabled"))
             }
@@ -329,4 +329,21 @@ async fn record_outcomes(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiv
             }
         }
     }
+}
+
+/// Records a batch, trying again after a short pause if the store fails (a database that
+/// restarts, say). Recording twice is harmless: an attempt is logged once, and a delivery
+/// moves only while the claim's lease holds.
+async fn record_with_retries(
+    store: &dyn Store,
+    batch: Vec<Outcome>,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    for pause_ms in [50, 500] {
+        match store.record_outcomes(batch.clone()).await {
+            Ok(disabled) => return Ok(disabled),
+            Err(e) => tracing::warn!(error = %e, "recording outcomes failed; trying again"),
+        }
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+    }
+    store.record_outcomes(batch).await
 }

@@ -9,6 +9,7 @@ mod delivery_failures;
 mod endpoints;
 mod errors;
 mod event_types;
+mod hardening;
 mod helpers;
 mod messages;
 mod profiles;

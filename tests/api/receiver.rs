@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 /// One request as it arrived.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The request's path and query.
+    pub uri: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
@@ -60,6 +62,8 @@ struct Inner {
     script: Mutex<VecDeque<Reply>>,
     otherwise: Mutex<Option<Reply>>,
     arrived: Notify,
+    /// While true, requests are recorded but not answered.
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -85,6 +89,15 @@ impl Receiver {
         *self.inner.otherwise.lock().unwrap() = otherwise;
     }
 
+    /// Holds every request (recorded, unanswered) until [`Receiver::release`].
+    pub fn hold(&self) {
+        self.inner.held.send_replace(true);
+    }
+
+    pub fn release(&self) {
+        self.inner.held.send_replace(false);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().unwrap().clone()
     }
@@ -105,13 +118,21 @@ impl Receiver {
     }
 }
 
-async fn record(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn record(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut held = inner.held.subscribe();
     let reply = {
-        inner.received.lock().unwrap().push(Received { headers, body, at: Instant::now() });
+        let uri = uri.to_string();
+        inner.received.lock().unwrap().push(Received { uri, headers, body, at: Instant::now() });
         inner.arrived.notify_waiters();
         let next = inner.script.lock().unwrap().pop_front();
         next.or_else(|| inner.otherwise.lock().unwrap().clone()).unwrap_or(Reply::status(200))
     };
+    let _ = held.wait_for(|held| !held).await;
     tokio::time::sleep(reply.delay).await;
     let status = StatusCode::from_u16(reply.status).unwrap();
     let mut response = (status, reply.body).into_response();

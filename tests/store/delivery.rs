@@ -213,3 +213,29 @@ pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
     assert!(store.get_message(&app_id, &ids[2]).await.is_ok(), "recent: kept");
     assert!(store.list_attempts_by_message(&ids[0], first(10)).await.unwrap().items.is_empty());
 }
+
+/// Hardening defect 1: the outcome of a delivery whose endpoint (or application) was deleted
+/// while it was in flight is dropped, and the rest of its batch is recorded.
+pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
+    let (app_id, kept) = app_with_endpoint(&store).await;
+    let gone = store.insert_endpoint(endpoint(&app_id, "gone")).await.unwrap().id;
+    let other = store.insert_app(app("other")).await.unwrap();
+    store.insert_endpoint(endpoint(&other.id, "e")).await.unwrap();
+    store.accept_message(message(&app_id, "x")).await.unwrap();
+    store.accept_message(message(&other.id, "x")).await.unwrap();
+    let now = now_ms();
+    let claims = store.claim_due_deliveries(now, 10, now + 60_000).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    store.delete_endpoint(&app_id, &gone).await.unwrap();
+    store.delete_app(&other.id).await.unwrap();
+
+    let outcomes =
+        claims.iter().map(|c| outcome(c, NextStep::Succeeded, EndpointEffect::Healthy)).collect();
+    store.record_outcomes(outcomes).await.expect("the batch is recorded");
+    let survivor = claims.iter().find(|c| c.endpoint.id == kept).unwrap();
+    assert_eq!(status_of(&store, &survivor.message.id).await, DeliveryStatus::Success);
+    let logged = store.list_attempts_by_endpoint(&kept, first(10)).await.unwrap().items;
+    assert_eq!(logged.len(), 1, "the surviving endpoint's attempt is logged");
+    assert!(store.list_attempts_by_endpoint(&gone, first(10)).await.unwrap().items.is_empty());
+    assert!(store.claim_due_deliveries(now_ms(), 10, now + 60_000).await.unwrap().is_empty());
+}

@@ -39,4 +39,5 @@ conformance! {
     crate::delivery::leased_on_accept_resend_and_recover => leased_on_accept_resend_and_recover,
     crate::delivery::endpoint_health => endpoint_health,
     crate::delivery::purge_keeps_what_is_pending_or_recent => purge_keeps_what_is_pending_or_recent,
+    crate::delivery::outcomes_of_deleted_endpoints_are_dropped => outcomes_of_deleted_endpoints_are_dropped,
 }

@@ -72,10 +72,37 @@ async fn load<T>(
         .collect()
 }
 
+/// Arbitrary, fixed: taken shared by every batch of outcomes and exclusively by every delete
+/// that can remove a delivery (an endpoint, an application, a purge). See [`record`].
+const DELETION_LOCK: i64 = 0x686f_6f6b_6400_0004;
+
+/// Waits until no delete that could remove deliveries is running, and keeps new ones from
+/// starting until this transaction ends.
+async fn hold_off_deletes(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.exec("SELECT pg_advisory_xact_lock_shared($1)", &[&DELETION_LOCK])
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// Keeps batches of outcomes out until this transaction (a delete) ends. Taken before the
+/// delete touches any row, so it never waits for a lock while holding one.
+pub(super) async fn exclude_outcomes(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.exec("SELECT pg_advisory_xact_lock($1)", &[&DELETION_LOCK]).await.map_err(internal)?;
+    Ok(())
+}
+
 /// Records a batch: attempts and delivery moves as two array statements (`UNNEST`) whatever
 /// its size, then one update per change of an endpoint's health, in endpoint order.
+///
+/// An outcome whose delivery is gone (its endpoint, message or application was deleted while
+/// the request was in flight) has nothing left to update, and its attempt is dropped. The
+/// check is exact because deletes are held off meanwhile: without that, a delete committing
+/// between the check and the insert would fail the whole batch on a foreign key, and every
+/// other outcome in it would be lost and its delivery made twice.
 pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
-    insert_attempts(tx, outcomes.iter().filter_map(|o| o.attempt.as_ref())).await?;
+    hold_off_deletes(tx).await?;
+    insert_attempts(tx, outcomes).await?;
     move_deliveries(tx, outcomes).await?;
     let mut disabled = Vec::new();
     for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
@@ -86,11 +113,9 @@ pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreR
     Ok(disabled)
 }
 
-async fn insert_attempts(
-    tx: &Transaction<'_>,
-    attempts: impl Iterator<Item = &Attempt>,
-) -> StoreResult<()> {
-    let attempts: Vec<&Attempt> = attempts.collect();
+async fn insert_attempts(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<()> {
+    let (deliveries, attempts): (Vec<i64>, Vec<&Attempt>) =
+        outcomes.iter().filter_map(|o| Some((o.delivery_id, o.attempt.as_ref()?))).unzip();
     if attempts.is_empty() {
         return Ok(());
     }
@@ -110,9 +135,15 @@ async fn insert_attempts(
     tx.exec(
         "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
              response_duration_ms, status, trigger_type, created_at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-             $7::bigint[], $8::smallint[], $9::smallint[], $10::bigint[])",
-        &[&ids, &msgs, &eps, &urls, &bodies, &codes, &took, &status, &trigger, &at],
+         SELECT u.id, u.msg_id, u.endpoint_id, u.url, u.response, u.code, u.took, u.status,
+             u.trigger_type, u.created_at
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+             $7::bigint[], $8::smallint[], $9::smallint[], $10::bigint[], $11::bigint[])
+             AS u(id, msg_id, endpoint_id, url, response, code, took, status, trigger_type,
+                  created_at, delivery_id)
+         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = u.delivery_id)
+         ON CONFLICT (id) DO NOTHING",
+        &[&ids, &msgs, &eps, &urls, &bodies, &codes, &took, &status, &trigger, &at, &deliveries],
     )
     .await
     .map_err(internal)?;
@@ -238,6 +269,7 @@ pub(super) async fn purge_messages(
     if !locked {
         return Ok(0);
     }
+    exclude_outcomes(tx).await?;
     tx.exec("DELETE FROM idempotency_keys WHERE created_at < $1", &[&cutoff])
         .await
         .map_err(internal)?;

@@ -56,17 +56,29 @@ impl PgStore {
 }
 
 /// Runs `$body` in a transaction on a pooled connection; `relaxed` commits without waiting
-/// for the WAL flush (bookkeeping only).
+/// for the WAL flush (bookkeeping only). A failure (a `?` in `$body`) rolls back at once,
+/// rather than when the connection next runs, so no lock outlives the call.
 macro_rules! in_tx {
     ($self:ident, relaxed = $relaxed:expr, |$tx:ident| $body:expr) => {{
         let mut client = $self.client().await?;
         let $tx = client.transaction().await.map_err(internal)?;
-        if $relaxed {
-            dispatch::relax(&$tx).await?;
+        let result: StoreResult<_> = async {
+            if $relaxed {
+                dispatch::relax(&$tx).await?;
+            }
+            Ok($body)
         }
-        let result = $body;
-        $tx.commit().await.map_err(internal)?;
-        Ok(result)
+        .await;
+        match result {
+            Ok(value) => {
+                $tx.commit().await.map_err(internal)?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = $tx.rollback().await;
+                Err(e)
+            }
+        }
     }};
 }
 
@@ -89,7 +101,10 @@ impl Store for PgStore {
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
-        catalog::delete_app(&self.client().await?, id).await
+        in_tx!(self, relaxed = false, |tx| {
+            dispatch::exclude_outcomes(&tx).await?;
+            catalog::delete_app(&tx, id).await?
+        })
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
@@ -134,7 +149,10 @@ impl Store for PgStore {
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
-        catalog::delete_endpoint(&self.client().await?, app_id, id).await
+        in_tx!(self, relaxed = false, |tx| {
+            dispatch::exclude_outcomes(&tx).await?;
+            catalog::delete_endpoint(&tx, app_id, id).await?
+        })
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {

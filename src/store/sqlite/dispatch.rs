@@ -105,10 +105,13 @@ fn load_by_id<'a, T>(
     Ok(out)
 }
 
+/// Records a batch of outcomes. An outcome whose delivery is gone (its endpoint, message or
+/// application was deleted while the request was in flight) has nothing left to update, and
+/// its attempt is dropped: logging it would break the attempts' foreign keys.
 pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
     for outcome in outcomes {
         if let Some(attempt) = &outcome.attempt {
-            insert_attempt(conn, attempt)?;
+            insert_attempt(conn, attempt, outcome.delivery_id)?;
         }
         move_delivery(conn, outcome)?;
     }
@@ -121,10 +124,14 @@ pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec
     Ok(disabled)
 }
 
-fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
+/// Inserts the attempt if its delivery still exists; once, if a batch is recorded again.
+fn insert_attempt(conn: &Connection, a: &Attempt, delivery_id: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
-         response_duration_ms, status, trigger_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             response_duration_ms, status, trigger_type, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+         WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?11)
+         ON CONFLICT (id) DO NOTHING",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -137,7 +144,8 @@ fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
             a.response_duration_ms,
             a.status as i64,
             a.trigger_type as i64,
-            a.created_at
+            a.created_at,
+            delivery_id
         ])
     })
     .map_err(internal)?;

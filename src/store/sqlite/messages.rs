@@ -17,9 +17,9 @@ use crate::store::{
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
-pub(super) fn accept(conn: &Connection, new: NewMessage) -> StoreResult<Accepted> {
+pub(super) fn accept(conn: &Connection, new: &NewMessage) -> StoreResult<Accepted> {
     let (due, lease) = (new.due(), new.lease_now());
-    let mut msg = new.message;
+    let mut msg = new.message.clone();
     msg.app_id = super::catalog::find_app(conn, &msg.app_id)?.id;
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(conn, &msg.app_id, key)? {

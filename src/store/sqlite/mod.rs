@@ -45,7 +45,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer.run(move |c| catalog::insert_app(c, &app).map(|()| app)).await
+        self.writer.run(move |c| catalog::insert_app(c, &app).map(|()| app.clone())).await
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
@@ -58,7 +58,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app)).await
+        self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app.clone())).await
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
@@ -67,7 +67,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        self.writer.run(move |c| catalog::insert_event_type(c, &et).map(|()| et)).await
+        self.writer.run(move |c| catalog::insert_event_type(c, &et).map(|()| et.clone())).await
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
@@ -84,7 +84,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        self.writer.run(move |c| catalog::update_event_type(c, &et).map(|()| et)).await
+        self.writer.run(move |c| catalog::update_event_type(c, &et).map(|()| et.clone())).await
     }
 
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
@@ -93,7 +93,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.writer.run(move |c| endpoints::insert(c, &ep).map(|()| ep)).await
+        self.writer.run(move |c| endpoints::insert(c, &ep).map(|()| ep.clone())).await
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
@@ -108,7 +108,7 @@ impl Store for SqliteStore {
 
     async fn update_endpoint(&self, mut ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
         ep.updated_at = ep.updated_at.max(read_at + 1);
-        self.writer.run(move |c| endpoints::update(c, &ep, read_at).map(|()| ep)).await
+        self.writer.run(move |c| endpoints::update(c, &ep, read_at).map(|()| ep.clone())).await
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
@@ -117,7 +117,7 @@ impl Store for SqliteStore {
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
-        self.writer.run(move |c| messages::accept(c, new)).await
+        self.writer.run(move |c| messages::accept(c, &new)).await
     }
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {

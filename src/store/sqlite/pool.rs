@@ -3,9 +3,14 @@
 //!
 //! WAL lets readers run beside the writer. A commit with `synchronous=FULL` costs one fsync
 //! (~190 µs here); batching every job queued during that fsync into the next transaction is
-//! what lets durable ingestion go far past 5 k commits/s. A job's expected failures (a
-//! duplicate `eventId`, say) undo only their own statement; a failure inside the database
-//! undoes the whole batch, so no half-done job is ever committed.
+//! what lets durable ingestion go far past 5 k commits/s.
+//!
+//! One job's failure never undoes another's. A job's expected failures (a duplicate
+//! `eventId`, say) fail on one statement, which SQLite undoes by itself. A failure inside
+//! the database may leave part of a job's work behind, so the batch is rolled back and each
+//! of its jobs is run again alone, in a transaction of its own: the failing job answers with
+//! its error, the others commit. That is why a job is a re-runnable `Fn`, and why the common
+//! path needs no savepoint per job.
 
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
@@ -18,17 +23,51 @@ use crate::store::{StoreError, StoreResult};
 /// Jobs per transaction at most: bounds the latency a large burst adds to its first job.
 const MAX_BATCH: usize = 512;
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A unit of work for the writer. It can run more than once: a rolled-back run leaves
+/// nothing behind, and only the result of the run that was committed is answered.
+trait Work: Send {
+    /// Runs the job; `Err` is a failure inside the database, whose work must not commit.
+    fn run(&mut self, conn: &Connection) -> Result<(), String>;
+    /// Answers the caller: the last run's result once `commit` succeeded, else the failure.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
 
-/// A job's answer-to-be, and whether it failed inside the database.
-type Ran = (Completion, bool);
-
-/// A unit of work for the writer, and whether its commit must reach the disk before it is
-/// acknowledged. Running it yields its completion and whether it failed inside the database
-/// (which poisons the whole batch).
+/// A job, and whether its commit must reach the disk before it is acknowledged.
 struct Job {
     durable: bool,
-    run: Box<dyn FnOnce(&Connection) -> Ran + Send>,
+    work: Box<dyn Work>,
+}
+
+/// The closure a store method passes, its latest result and where the answer goes.
+struct Pending<T, F> {
+    f: F,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Work for Pending<T, F>
+where
+    T: Send,
+    F: Fn(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> Result<(), String> {
+        let result = (self.f)(conn);
+        let failed = match &result {
+            Err(StoreError::Internal(why)) => Err(why.clone()),
+            _ => Ok(()),
+        };
+        self.result = Some(result);
+        failed
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        let result = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(why), _) => Err(StoreError::Internal(why)),
+            (Ok(()), None) => Err(internal("the job never ran")),
+        };
+        let _ = self.reply.send(result);
+    }
 }
 
 pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
@@ -69,7 +108,7 @@ impl Writer {
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.submit(true, f).await
     }
@@ -81,7 +120,7 @@ impl Writer {
     pub(super) async fn run_relaxed<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.submit(false, f).await
     }
@@ -89,21 +128,13 @@ impl Writer {
     async fn submit<T, F>(&self, durable: bool, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            durable,
-            run: Box::new(move |conn| {
-                let result = f(conn);
-                let poisoned = matches!(result, Err(StoreError::Internal(_)));
-                let complete: Completion = Box::new(move |commit: Result<(), String>| {
-                    let _ = reply.send(commit.map_err(StoreError::Internal).and(result));
-                });
-                (complete, poisoned)
-            }),
-        };
-        self.jobs.send(job).map_err(|_| internal("the SQLite writer has stopped"))?;
+        let work = Box::new(Pending { f, result: None, reply });
+        self.jobs
+            .send(Job { durable, work })
+            .map_err(|_| internal("the SQLite writer has stopped"))?;
         answer.await.map_err(|_| internal("the SQLite writer has stopped"))?
     }
 }
@@ -121,7 +152,7 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
         stats.0 += 1;
         stats.1 += batch.len();
         let t = std::time::Instant::now();
-        let commit = commit_batch(&conn, batch);
+        commit_batch(&conn, batch);
         stats.2 += t.elapsed();
         if stats.3.elapsed() > std::time::Duration::from_secs(2) {
             tracing::debug!(
@@ -132,45 +163,40 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
             );
             stats = (0, 0, std::time::Duration::ZERO, std::time::Instant::now());
         }
-        let (completions, outcome) = commit;
-        for done in completions {
-            done(outcome.clone());
-        }
     }
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Completion>, Result<(), String>) {
+/// Commits the batch in one transaction and answers every job. If the transaction fails, each
+/// job runs again alone, so the failure answers only the job that causes it.
+fn commit_batch(conn: &Connection, mut batch: Vec<Job>) {
+    let outcome = transaction(conn, &mut batch);
+    match outcome {
+        Err(why) if batch.len() > 1 => {
+            tracing::error!(error = %why, jobs = batch.len(), "a write failed; its batch was rolled back and its jobs run again one by one");
+            for job in batch {
+                commit_batch(conn, vec![job]);
+            }
+        }
+        Err(why) => {
+            tracing::error!(error = %why, "a write failed and was rolled back");
+            batch.into_iter().for_each(|job| job.work.answer(Err(why.clone())));
+        }
+        Ok(()) => batch.into_iter().for_each(|job| job.work.answer(Ok(()))),
+    }
+}
+
+/// Runs the jobs in one transaction; on any failure inside the database nothing is kept.
+fn transaction(conn: &Connection, batch: &mut [Job]) -> Result<(), String> {
     let sync = if batch.iter().any(|job| job.durable) { "FULL" } else { "NORMAL" };
-    if let Err(e) = conn.pragma_update(None, "synchronous", sync) {
-        return (batch.into_iter().map(|_| noop_completion()).collect(), Err(e.to_string()));
-    }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let outcome = Err(e.to_string());
-        // The jobs never ran; answer each with the failure.
-        let completions = batch.into_iter().map(|_| noop_completion()).collect();
-        return (completions, outcome);
-    }
-    let (completions, poisoned): (Vec<Completion>, Vec<bool>) =
-        batch.into_iter().map(|job| (job.run)(conn)).unzip();
-    // A job that failed inside the database may have left part of its work behind, so the
-    // whole batch is undone and every job in it answered with the failure. The failures a
-    // client causes (a duplicate eventId, a taken uid) fail on one statement, which SQLite
-    // undoes by itself, so they need no such care and no savepoint per job.
-    let outcome = if poisoned.contains(&true) {
-        Err("a write in this batch failed; the batch was rolled back".to_owned())
-    } else {
-        conn.execute_batch("COMMIT").map_err(|e| e.to_string())
-    };
+    conn.pragma_update(None, "synchronous", sync).map_err(|e| e.to_string())?;
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    let ran = batch.iter_mut().try_for_each(|job| job.work.run(conn));
+    let outcome = ran.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
     if outcome.is_err() {
+        // Fails harmlessly when SQLite has already rolled back by itself (a full disk).
         let _ = conn.execute_batch("ROLLBACK");
     }
-    (completions, outcome)
-}
-
-fn noop_completion() -> Completion {
-    // Dropping the job drops its reply sender, which the caller sees as "writer stopped";
-    // that is the honest answer for a transaction that could not begin.
-    Box::new(|_| {})
+    outcome
 }
 
 /// A few read-only connections, used from blocking threads so queries never stall the
@@ -202,5 +228,41 @@ impl Readers {
         .map_err(internal)?;
         self.idle.lock().map_err(internal)?.push(conn);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that inserts `x` into `t`, then fails inside the database if `fail`.
+    fn job(x: i64, fail: bool) -> (Job, oneshot::Receiver<StoreResult<()>>) {
+        let (reply, answer) = oneshot::channel();
+        let f = move |conn: &Connection| {
+            conn.execute("INSERT INTO t (x) VALUES (?)", [x]).map_err(internal)?;
+            if fail {
+                // A real failure inside the database, as a broken foreign key is.
+                conn.execute("INSERT INTO t (x) VALUES (?)", [x]).map_err(internal)?;
+            }
+            Ok(())
+        };
+        let work = Box::new(Pending { f, result: None, reply });
+        (Job { durable: false, work }, answer)
+    }
+
+    #[test]
+    fn one_failing_job_does_not_undo_its_neighbours() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let (jobs, answers): (Vec<Job>, Vec<_>) =
+            [(1, false), (2, true), (3, false)].into_iter().map(|(x, f)| job(x, f)).unzip();
+        commit_batch(&conn, jobs);
+        let answers: Vec<bool> =
+            answers.into_iter().map(|mut a| a.try_recv().unwrap().is_ok()).collect();
+        assert_eq!(answers, [true, false, true], "only the failing job answers an error");
+        let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        let kept: Vec<i64> =
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(kept, [1, 3], "the neighbours committed, nothing of the failing job did");
     }
 }
