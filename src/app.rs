@@ -29,8 +29,7 @@ impl App {
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
-        let (dispatcher, dispatch) =
-            Dispatcher::new(store.clone(), &config.delivery, config.retention);
+        let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config);
         let ingest = Arc::new(Ingest::new(store.clone(), dispatch));
         let state = ApiState {
             store: store.clone(),

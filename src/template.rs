@@ -11,6 +11,10 @@
 
 use serde_json::Value;
 
+/// The longest template accepted on save, in bytes. Mastodon sets none; hookd bounds it so a
+/// template cannot be a means to multiply memory (see [`Template::render`]'s limit too).
+pub const MAX_TEMPLATE_LEN: usize = 64 * 1024;
+
 /// A validated template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -20,18 +24,29 @@ pub struct Template {
 impl Template {
     /// Parses and validates; `Err` names the position of the first error.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() > MAX_TEMPLATE_LEN {
+            return Err(format!("a template is at most {MAX_TEMPLATE_LEN} bytes long"));
+        }
         validate(text)?;
         Ok(Self { text: text.to_owned() })
     }
 
     /// Renders against the JSON document `envelope`. Mastodon parses the document before
     /// looking at the template, so a body that is not JSON fails even without placeholders.
-    pub fn render(&self, envelope: &[u8]) -> Result<String, String> {
+    ///
+    /// Each placeholder may insert the whole document, so the output could be the template's
+    /// length times the document's; rendering stops with an error as soon as it passes
+    /// `limit` bytes, so memory stays within `limit` plus one inserted value.
+    pub fn render(&self, envelope: &[u8], limit: usize) -> Result<String, String> {
         let document: Value = serde_json::from_slice(envelope)
             .map_err(|e| format!("the body to render the template over is not JSON: {e}"))?;
-        let mut out = String::with_capacity(self.text.len());
+        let too_large = || format!("the rendered template is larger than {limit} bytes");
+        let mut out = String::with_capacity(self.text.len().min(limit));
         let mut rest = self.text.as_str();
         while let Some(start) = rest.find("{{") {
+            if out.len() > limit {
+                return Err(too_large());
+            }
             out.push_str(&rest[..start]);
             let candidate = &rest[start..];
             match placeholder_len(candidate.as_bytes()) {
@@ -48,6 +63,9 @@ impl Template {
             }
         }
         out.push_str(rest);
+        if out.len() > limit {
+            return Err(too_large());
+        }
         Ok(out)
     }
 }
@@ -208,7 +226,11 @@ mod tests {
     fn row(template: &str, valid: bool, rendered: &str) {
         assert_eq!(validate(template).is_ok(), valid, "validity of {template}");
         let t = Template { text: template.to_owned() };
-        assert_eq!(t.render(DOC.as_bytes()).unwrap(), rendered, "rendering of {template}");
+        assert_eq!(
+            t.render(DOC.as_bytes(), usize::MAX).unwrap(),
+            rendered,
+            "rendering of {template}"
+        );
     }
 
     #[test]
@@ -293,7 +315,8 @@ mod tests {
     fn tpl_descending_into_array_or_string_fails() {
         for template in ["{{object.ips.ip}}", "{{event.foo}}"] {
             assert!(validate(template).is_ok());
-            let err = Template::parse(template).unwrap().render(DOC.as_bytes()).unwrap_err();
+            let err =
+                Template::parse(template).unwrap().render(DOC.as_bytes(), usize::MAX).unwrap_err();
             assert!(err.contains("TypeError") && err.contains(&template[2..]), "{err}");
         }
     }
@@ -341,15 +364,36 @@ mod tests {
     #[test]
     fn digging_into_scalars_and_huge_indexes() {
         let t = Template::parse("{{object.confirmed.x}}").unwrap();
-        assert!(t.render(DOC.as_bytes()).unwrap_err().contains("a boolean"));
+        assert!(t.render(DOC.as_bytes(), usize::MAX).unwrap_err().contains("a boolean"));
         let t = Template::parse("{{object.role.x}}").unwrap();
-        assert_eq!(t.render(DOC.as_bytes()).unwrap(), "null");
+        assert_eq!(t.render(DOC.as_bytes(), usize::MAX).unwrap(), "null");
         let t = Template::parse("{{object.ips.99999999999999999999}}").unwrap();
-        assert!(t.render(DOC.as_bytes()).is_err());
+        assert!(t.render(DOC.as_bytes(), usize::MAX).is_err());
+    }
+
+    /// Hardening defect 2: 2,000 placeholders over a 100 KB value once rendered 200 MB.
+    #[test]
+    fn rendering_stops_at_the_limit() {
+        let doc = format!(r#"{{"a":"{}"}}"#, "x".repeat(100_000));
+        let t = Template::parse(&"{{a}}".repeat(2_000)).unwrap();
+        let err = t.render(doc.as_bytes(), 1 << 20).unwrap_err();
+        assert_eq!(err, "the rendered template is larger than 1048576 bytes");
+        let exact = Template::parse("{{a}}{{a}}").unwrap();
+        assert!(exact.render(doc.as_bytes(), 200_000).is_ok(), "output of exactly the limit");
+        assert!(exact.render(doc.as_bytes(), 199_999).is_err());
+        let tail = Template::parse(&format!("{{{{a}}}}{}", "y".repeat(10))).unwrap();
+        assert!(tail.render(doc.as_bytes(), 100_005).is_err(), "text after the last placeholder");
+    }
+
+    #[test]
+    fn templates_are_bounded_on_save() {
+        assert!(Template::parse(&"x".repeat(MAX_TEMPLATE_LEN)).is_ok());
+        let err = Template::parse(&"x".repeat(MAX_TEMPLATE_LEN + 1)).unwrap_err();
+        assert!(err.contains("at most 65536 bytes"), "{err}");
     }
 
     #[test]
     fn body_must_be_json() {
-        assert!(Template::parse("x").unwrap().render(b"not json").is_err());
+        assert!(Template::parse("x").unwrap().render(b"not json", usize::MAX).is_err());
     }
 }

@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use self::gates::{Gate, Gates};
 use self::send::Sender;
 pub use self::send::TestAnswer;
-use crate::config::DeliveryConfig;
+use crate::config::Config;
 use crate::model::time::now_ms;
 use crate::model::{Endpoint, Message};
 use crate::security::ssrf::Guard;
@@ -99,11 +99,8 @@ struct Running {
 }
 
 impl Dispatcher {
-    pub fn new(
-        store: Arc<dyn Store>,
-        config: &DeliveryConfig,
-        retention: Duration,
-    ) -> (Self, DispatchHandle) {
+    pub fn new(store: Arc<dyn Store>, server: &Config) -> (Self, DispatchHandle) {
+        let config = &server.delivery;
         let guard = Guard::new(config.allowed_networks.clone());
         let sender = Sender {
             client: client::build(Arc::new(guard.clone()), config.max_in_flight),
@@ -113,6 +110,7 @@ impl Dispatcher {
             disable_after: config.disable_after,
             user_agent: format!("hookd/{}", env!("CARGO_PKG_VERSION")),
             default_headers: config.default_headers.clone(),
+            max_body: server.max_body_size,
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
         let sender = Arc::new(sender);
@@ -131,7 +129,7 @@ impl Dispatcher {
             handle: handle.clone(),
             handed_over,
             recheck_at: std::sync::Mutex::new(None),
-            retention_ms: retention.as_millis() as i64,
+            retention_ms: server.retention.as_millis() as i64,
         };
         (dispatcher, handle)
     }

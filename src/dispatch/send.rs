@@ -30,6 +30,8 @@ pub struct Sender {
     pub user_agent: String,
     /// The server's `[delivery] default_headers`, beneath every endpoint's own.
     pub default_headers: Vec<(String, String)>,
+    /// The largest body a template may render (the server's `max_body_size`).
+    pub max_body: usize,
 }
 
 /// What came back: a status with (part of) the body, or the failure in words.
@@ -58,11 +60,7 @@ impl Sender {
         endpoint: &crate::model::Endpoint,
     ) -> TestAnswer {
         let delivery = Delivery { message, endpoint, now_ms: now_ms() };
-        let response = match profile::render(&delivery, self.base_headers(), &self.default_headers)
-        {
-            Ok(rendered) => self.send(&endpoint.url, rendered).await,
-            Err(why) => Response::not_sent(why),
-        };
+        let response = self.render_and_send(&delivery).await;
         TestAnswer { status: response.status, text: response.text }
     }
 
@@ -74,10 +72,7 @@ impl Sender {
             Response::not_sent("the endpoint is disabled".into())
         } else {
             let delivery = Delivery { message: &claim.message, endpoint: ep, now_ms: now };
-            match profile::render(&delivery, self.base_headers(), &self.default_headers) {
-                Ok(rendered) => self.send(&ep.url, rendered).await,
-                Err(why) => Response::not_sent(why),
-            }
+            self.render_and_send(&delivery).await
         };
         let verdict = match response.not_sent {
             true => Verdict::Final,
@@ -151,11 +146,20 @@ impl Sender {
         ]
     }
 
-    async fn send(&self, url: &str, rendered: Rendered) -> Response {
-        let request = match self.build_request(url, rendered) {
-            Ok(r) => r,
-            Err(why) => return Response::not_sent(why),
-        };
+    /// Checks the URL first, so nothing is rendered for an address the guard refuses.
+    async fn render_and_send(&self, delivery: &Delivery<'_>) -> Response {
+        let prepared = self.target(&delivery.endpoint.url).and_then(|uri| {
+            let base = self.base_headers();
+            let rendered = profile::render(delivery, base, &self.default_headers, self.max_body)?;
+            request(uri, rendered)
+        });
+        match prepared {
+            Ok(request) => self.send(request).await,
+            Err(why) => Response::not_sent(why),
+        }
+    }
+
+    async fn send(&self, request: Request<Full<Bytes>>) -> Response {
         let exchange = async {
             let resp = self.client.request(request).await.map_err(|e| client::describe(&e))?;
             let status = resp.status().as_u16();
@@ -179,17 +183,20 @@ impl Sender {
         }
     }
 
-    fn build_request(&self, url: &str, rendered: Rendered) -> Result<Request<Full<Bytes>>, String> {
+    /// The endpoint's URL, unless it is invalid or names an address the guard refuses.
+    fn target(&self, url: &str) -> Result<hyper::Uri, String> {
         let uri: hyper::Uri = url.parse().map_err(|_| format!("invalid URL {url:?}"))?;
         client::check_literal_host(&self.guard, uri.host().unwrap_or_default())?;
-        let mut builder = Request::post(uri);
-        for (name, value) in rendered.headers {
-            builder = builder.header(name, value);
-        }
-        builder
-            .body(Full::new(Bytes::from(rendered.body)))
-            .map_err(|e| format!("invalid header: {e}"))
+        Ok(uri)
     }
+}
+
+fn request(uri: hyper::Uri, rendered: Rendered) -> Result<Request<Full<Bytes>>, String> {
+    let mut builder = Request::post(uri);
+    for (name, value) in rendered.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(Bytes::from(rendered.body))).map_err(|e| format!("invalid header: {e}"))
 }
 
 impl Response {

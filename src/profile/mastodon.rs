@@ -118,7 +118,8 @@ mod tests {
         let mut ep = endpoint("mastodon", json!({"domain": "example.com"}), secret);
         ep.template = template.map(str::to_owned);
         let msg = message("report.created", payload, CREATED);
-        render(&Delivery { message: &msg, endpoint: &ep, now_ms: CREATED }, base(), &[]).unwrap()
+        render(&Delivery { message: &msg, endpoint: &ep, now_ms: CREATED }, base(), &[], usize::MAX)
+            .unwrap()
     }
 
     fn own_headers(secret: &str, body: &str) -> Vec<(String, String)> {

@@ -207,7 +207,8 @@ mod tests {
 
     fn send(ep: &Endpoint, event: &str, payload: &str) -> super::super::Rendered {
         let msg = message(event, payload, CREATED);
-        render(&Delivery { message: &msg, endpoint: ep, now_ms: CREATED }, base(), &[]).unwrap()
+        render(&Delivery { message: &msg, endpoint: ep, now_ms: CREATED }, base(), &[], usize::MAX)
+            .unwrap()
     }
 
     #[test]

@@ -107,11 +107,13 @@ pub fn by_name(name: &str) -> &'static dyn Profile {
     }
 }
 
-/// Renders one delivery: envelope, template, headers.
+/// Renders one delivery: envelope, template, headers. A template's output is refused past
+/// `body_limit` bytes (the server's `max_body_size`), since it can multiply the payload.
 pub fn render(
     delivery: &Delivery<'_>,
     base: Vec<(String, String)>,
     server_headers: &[(String, String)],
+    body_limit: usize,
 ) -> Result<Rendered, String> {
     let ep = delivery.endpoint;
     let profile = by_name(&ep.profile);
@@ -119,7 +121,7 @@ pub fn render(
     let body = match &ep.template {
         Some(text) => Template::parse(text)
             .map_err(|e| format!("invalid template: {e}"))?
-            .render(&envelope)?
+            .render(&envelope, body_limit)?
             .into_bytes(),
         None => envelope,
     };

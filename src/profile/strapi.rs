@@ -209,8 +209,13 @@ mod tests {
         let mut ep = endpoint("strapi", json!({}), "");
         ep.headers = own.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         let msg = message(event, payload, CREATED);
-        render(&Delivery { message: &msg, endpoint: &ep, now_ms: CREATED }, base(), &pairs(server))
-            .unwrap()
+        render(
+            &Delivery { message: &msg, endpoint: &ep, now_ms: CREATED },
+            base(),
+            &pairs(server),
+            usize::MAX,
+        )
+        .unwrap()
     }
 
     fn body(event: &str, payload: &str) -> String {

@@ -45,3 +45,32 @@ async fn deleting_an_endpoint_in_flight_duplicates_nothing_else() {
     assert_eq!(per_endpoint.len(), 5);
     assert!(per_endpoint.values().all(|&n| n == 30), "each sent exactly once: {per_endpoint:?}");
 }
+
+/// Defect 2: a template's output is bounded, on delivery and on test sends; and a template
+/// is bounded on save.
+#[tokio::test]
+async fn templates_cannot_multiply_memory() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    app.create_app("a").await;
+    let huge = "x".repeat(64 * 1024 + 1);
+    let (status, err) =
+        app.post("/api/v1/app/a/endpoint", json!({"url": receiver.url, "template": huge})).await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["detail"][0]["loc"][1], "template");
+
+    let template = "{{a}}".repeat(2_000);
+    let ep = app.create_endpoint("a", json!({"url": receiver.url, "template": template})).await;
+    let payload = json!({"a": "x".repeat(100_000)});
+    let msg = app.send("a", json!({"eventType": "x", "payload": payload})).await;
+    let attempts = app.attempts("a", &msg, 1).await;
+    let logged = attempts[0]["response"].as_str().unwrap();
+    assert_eq!(logged, "not sent: the rendered template is larger than 1048576 bytes");
+    app.delivery_becomes("a", &msg, "fail").await;
+
+    let test = format!("/api/v1/app/a/endpoint/{ep}/test");
+    let (status, answer) = app.post(&test, json!({"payload": payload})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["message"], logged);
+    assert!(receiver.received().is_empty(), "nothing was sent");
+}
