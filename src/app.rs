@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::ServiceExt;
-use axum::extract::Request;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::dispatch::Dispatcher;
 use crate::ingest::Ingest;
 use crate::security::token;
@@ -22,6 +20,7 @@ pub struct App {
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
     admin_token: String,
+    server: ServerConfig,
 }
 
 impl App {
@@ -37,14 +36,17 @@ impl App {
             admin_token: admin_token.as_str().into(),
             rotation_grace_ms: config.delivery.rotation_grace.as_millis() as i64,
         };
-        let router = api::router(state, config.max_body_size);
+        let body =
+            api::BodyLimits { max_size: config.max_body_size, timeout: config.server.body_timeout };
+        let router = api::router(state, body);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen)
         })?;
         if generated {
             announce_token(&admin_token, &config);
         }
-        Ok(Self { listener, router, store, dispatcher, admin_token })
+        let server = config.server.clone();
+        Ok(Self { listener, router, store, dispatcher, admin_token, server })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -63,11 +65,9 @@ impl App {
     /// Serves and delivers until `shutdown` is cancelled, then lets in-flight API requests and
     /// deliveries finish (see [`Dispatcher::run`]).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
-        let service = tower::ServiceExt::map_request(self.router, api::strip_trailing_slash);
-        let server = axum::serve(self.listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let (served, ()) = tokio::join!(server.into_future(), self.dispatcher.run(shutdown));
-        served.map_err(|e| format!("server error: {e}"))
+        let server = api::serve(self.listener, self.router, &self.server, shutdown.clone());
+        tokio::join!(server, self.dispatcher.run(shutdown));
+        Ok(())
     }
 }
 

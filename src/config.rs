@@ -28,6 +28,9 @@ const KEYS: &[(&str, &str)] = &[
     ("delivery.endpoint_in_flight", "HOOKD_ENDPOINT_IN_FLIGHT"),
     ("delivery.disable_after", "HOOKD_DISABLE_AFTER"),
     ("delivery.rotation_grace", "HOOKD_ROTATION_GRACE"),
+    ("server.header_timeout", "HOOKD_HEADER_TIMEOUT"),
+    ("server.body_timeout", "HOOKD_BODY_TIMEOUT"),
+    ("server.max_connections", "HOOKD_MAX_CONNECTIONS"),
 ];
 
 /// The validated configuration.
@@ -44,6 +47,18 @@ pub struct Config {
     /// delivery of theirs is pending.
     pub retention: Duration,
     pub delivery: DeliveryConfig,
+    pub server: ServerConfig,
+}
+
+/// How incoming connections are bounded, so slow or idle clients cannot hold the API.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// A request's headers must arrive within this; also how long an idle connection stays.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, once its headers have.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 /// How deliveries are made.
@@ -88,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_size", &self.max_body_size)
             .field("retention", &self.retention)
             .field("delivery", &self.delivery)
+            .field("server", &self.server)
             .finish()
     }
 }
@@ -193,6 +209,11 @@ impl Layers {
                 rotation_grace: self.parse("delivery.rotation_grace", parse_duration)?,
                 default_headers: self.default_headers.clone(),
             },
+            server: ServerConfig {
+                header_timeout: self.parse("server.header_timeout", parse_timeout)?,
+                body_timeout: self.parse("server.body_timeout", parse_timeout)?,
+                max_connections: self.parse("server.max_connections", parse_positive)?,
+            },
         })
     }
 
@@ -253,6 +274,13 @@ fn parse_positive(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a whole number above 0".into()),
+    }
+}
+
+fn parse_timeout(v: &str) -> Result<Duration, String> {
+    match parse_duration(v)? {
+        Duration::ZERO => Err("a timeout must be above 0".into()),
+        d => Ok(d),
     }
 }
 

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     DuplicateEventId,
     /// The body is larger than `max_body_size`.
     PayloadTooLarge,
+    /// The body did not arrive within `server.body_timeout`.
+    RequestTimeout,
     /// The body is JSON but a field is missing, of the wrong type or out of range.
     Validation,
     /// Something went wrong inside hookd; the details are in its log.
@@ -48,6 +50,7 @@ impl ErrorCode {
             Self::Conflict => (StatusCode::CONFLICT, "conflict"),
             Self::DuplicateEventId => (StatusCode::CONFLICT, "duplicate_event_id"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Validation => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

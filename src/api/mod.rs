@@ -8,11 +8,16 @@ mod endpoints;
 mod event_types;
 pub mod extract;
 mod messages;
+mod serve;
 mod test_sends;
 
+pub use serve::serve;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
@@ -34,8 +39,15 @@ pub struct ApiState {
     pub rotation_grace_ms: i64,
 }
 
+/// How much of a request body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_size: usize,
+    pub timeout: Duration,
+}
+
 /// The whole API. Paths match with or without a trailing slash (see [`strip_trailing_slash`]).
-pub fn router(state: ApiState, max_body_size: usize) -> Router {
+pub fn router(state: ApiState, body: BodyLimits) -> Router {
     let protected = Router::new()
         .merge(applications::routes())
         .merge(event_types::routes())
@@ -44,6 +56,8 @@ pub fn router(state: ApiState, max_body_size: usize) -> Router {
         .merge(messages::routes())
         .merge(attempts::routes())
         .merge(test_sends::routes())
+        // Layers run last-added first: the token is checked before any body is read.
+        .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/health", get(health))
@@ -52,7 +66,7 @@ pub fn router(state: ApiState, max_body_size: usize) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
-        .layer(DefaultBodyLimit::max(max_body_size))
+        .layer(DefaultBodyLimit::max(body.max_size))
         .with_state(state)
 }
 
@@ -95,4 +109,40 @@ async fn require_token(
             "send the admin token as `Authorization: Bearer <token>`",
         )),
     }
+}
+
+/// Reads the whole body before the handler runs, within the size limit and the time limit,
+/// so a client trickling its body cannot hold a connection, and every refusal is hookd's
+/// JSON error (an extractor's own rejection is plain text).
+async fn read_body(limits: BodyLimits, req: Request, next: Next) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max_size));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {} bytes", limits.max_size),
+            ));
+        }
+        Ok(Err(e)) => return Err(ApiError::bad_request(format!("reading the body failed: {e}"))),
+        Err(_) => {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {:?}", limits.timeout),
+            ));
+        }
+    };
+    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

@@ -173,6 +173,10 @@ impl Api {
         Self { base: base.to_owned(), token: token.map(str::to_owned), http }
     }
 
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn call(
         &self,
         method: Method,
@@ -232,12 +236,32 @@ pub struct Process {
 
 impl Process {
     pub async fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        Self::start_command(std::process::Command::new(env!("CARGO_BIN_EXE_hookd")), data_dir, env)
+            .await
+    }
+
+    /// Starts hookd under an open-file limit of `files` (`ulimit -n`, through `sh`).
+    pub async fn start_with_file_limit(
+        data_dir: &std::path::Path,
+        files: u32,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut cmd = std::process::Command::new("sh");
+        let script = format!("ulimit -n {files} && exec \"$0\" \"$@\"");
+        cmd.arg("-c").arg(script).arg(env!("CARGO_BIN_EXE_hookd"));
+        Self::start_command(cmd, data_dir, env).await
+    }
+
+    async fn start_command(
+        mut cmd: std::process::Command,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
             .expect("addr")
             .port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
         cmd.arg("serve")
             .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
             .env("HOOKD_DATA_DIR", data_dir)
