@@ -105,6 +105,7 @@ fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
     if !input.payload.get().trim_start().starts_with('{') {
         return Err(ApiError::invalid_field("payload", "payload must be a JSON object"));
     }
+    crate::validate::json_depth("payload", input.payload.get())?;
     if let Some(event_id) = &input.event_id {
         crate::validate::text("eventId", event_id, 1, 256)?;
     }

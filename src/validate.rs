@@ -59,3 +59,62 @@ pub fn keys(field: &str, values: Option<&[String]>, max: usize) -> Result<(), Ap
     }
     values.iter().try_for_each(|v| key(field, v))
 }
+
+/// How deeply a payload may nest objects and arrays (the payload object itself is 1).
+/// Payloads are kept as raw text, which skips serde's own recursion limit (128), so without
+/// this a payload nested 10,000 deep was accepted and then broke every reader: the profiles
+/// and templates that parse it (with the envelope's level added), and client libraries.
+/// 100 leaves room for the envelopes, which add one level each.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// Refuses JSON text nested deeper than [`MAX_JSON_DEPTH`]. `raw` is valid JSON (a
+/// `RawValue`), so counting brackets outside strings is exact; one pass, no allocation.
+pub fn json_depth(field: &str, raw: &str) -> Result<(), ApiError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in raw.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' if depth == MAX_JSON_DEPTH => {
+                return Err(ApiError::invalid_field(
+                    field,
+                    format!("{field} nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"),
+                ));
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "{\"a\":".repeat(levels - 1) + "{", "}".repeat(levels))
+    }
+
+    #[test]
+    fn depth_is_counted_outside_strings() {
+        assert!(json_depth("payload", &nested(MAX_JSON_DEPTH)).is_ok());
+        let err = json_depth("payload", &nested(MAX_JSON_DEPTH + 1)).unwrap_err();
+        assert_eq!(err.loc, ["body", "payload"]);
+        let brackets_in_strings = format!(r#"{{"s":"{}\"{}"}}"#, "[{".repeat(500), "[".repeat(500));
+        assert!(json_depth("payload", &brackets_in_strings).is_ok());
+        let arrays = format!("{{\"a\":{}{}}}", "[".repeat(99), "]".repeat(99));
+        assert!(json_depth("payload", &arrays).is_ok());
+        let arrays = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(json_depth("payload", &arrays).is_err());
+    }
+}

@@ -105,6 +105,9 @@ async fn test(
     let event_type = input
         .event_type
         .unwrap_or_else(|| profile::by_name(&endpoint.profile).test_event_type().into());
+    if let Some(payload) = &input.payload {
+        crate::validate::json_depth("payload", payload.get())?;
+    }
     let payload = input.payload.map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
     let message = Message {
         id: ids::new_id(ids::MESSAGE),

@@ -208,3 +208,30 @@ mod fixtures {
         &found.unwrap_or_else(|| panic!("no {name} header in {headers:?}")).1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{base, endpoint, message};
+    use super::*;
+
+    /// The deepest payload ingestion accepts still renders through every profile, with and
+    /// without a template over its envelope (which adds a level).
+    #[test]
+    fn the_deepest_accepted_payload_renders_everywhere() {
+        let depth = crate::validate::MAX_JSON_DEPTH;
+        let payload = format!("{}{}", "{\"a\":".repeat(depth - 1) + "{", "}".repeat(depth));
+        assert!(crate::validate::json_depth("payload", &payload).is_ok());
+        let msg = message("account.created", &payload, 1_700_000_000_000);
+        for name in NAMES {
+            let config = serde_json::json!({"server": "https://misskey.example"});
+            for template in [None, Some("{\"t\":\"{{event}}\"}")] {
+                let mut ep =
+                    endpoint(name, config.clone(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+                ep.template = template.map(str::to_owned);
+                let delivery = Delivery { message: &msg, endpoint: &ep, now_ms: 1_700_000_000_000 };
+                let rendered = render(&delivery, base(), &[], 1 << 20);
+                assert!(rendered.is_ok(), "{name} {template:?}: {:?}", rendered.err());
+            }
+        }
+    }
+}

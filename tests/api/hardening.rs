@@ -196,3 +196,32 @@ async fn a_body_too_large_for_a_test_send_is_json() {
     assert_eq!(status, 413);
     assert_eq!(body["code"], "payload_too_large");
 }
+
+/// Defect 4: payloads nested past the documented depth are refused with 422; the deepest
+/// allowed is accepted and delivered.
+#[tokio::test]
+async fn deeply_nested_payloads_are_refused() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    app.create_app("a").await;
+    let ep = app.create_endpoint("a", json!({"url": receiver.url, "profile": "mastodon"})).await;
+    let nested = |levels: usize| {
+        format!("{}{}", "{\"a\":".repeat(levels - 1) + "{}", "}".repeat(levels - 1))
+    };
+    for (path, body) in [
+        ("/api/v1/app/a/msg".to_owned(), "eventType"),
+        (format!("/api/v1/app/a/endpoint/{ep}/test"), "eventType"),
+    ] {
+        let deep = format!(r#"{{"{body}":"x","payload":{}}}"#, nested(10_000));
+        let (status, err) = app.client.call(Method::POST, &path, Some(deep)).await;
+        assert_eq!(status, 422, "{path}: {err}");
+        assert_eq!(err["detail"][0]["loc"], json!(["body", "payload"]));
+    }
+    let deepest = format!(r#"{{"eventType":"x","payload":{}}}"#, nested(100));
+    let (status, msg) = app.client.call(Method::POST, "/api/v1/app/a/msg", Some(deepest)).await;
+    assert_eq!(status, 202, "{msg}");
+    let id = msg["id"].as_str().unwrap();
+    app.delivery_becomes("a", id, "success").await;
+    let (status, list) = app.get("/api/v1/app/a/msg").await;
+    assert_eq!((status, list["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+}
