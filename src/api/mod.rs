@@ -115,6 +115,9 @@ async fn require_token(
 /// so a client trickling its body cannot hold a connection, and every refusal is hookd's
 /// JSON error (an extractor's own rejection is plain text).
 async fn read_body(limits: BodyLimits, req: Request, next: Next) -> ApiResult<Response> {
+    if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
+        return Ok(next.run(req).await); // No body to wait for (a GET, a DELETE).
+    }
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max_size));
     let bytes = match read.await {

@@ -110,10 +110,12 @@ fn load_by_id<'a, T>(
 /// its attempt is dropped: logging it would break the attempts' foreign keys.
 pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
     for outcome in outcomes {
+        // A delivery that moved exists; only one that did not (gone, or its lease lost) needs
+        // the check, which keeps the common path to one lookup.
+        let moved = move_delivery(conn, outcome)?;
         if let Some(attempt) = &outcome.attempt {
-            insert_attempt(conn, attempt, outcome.delivery_id)?;
+            insert_attempt(conn, attempt, (!moved).then_some(outcome.delivery_id))?;
         }
-        move_delivery(conn, outcome)?;
     }
     let mut disabled = Vec::new();
     for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
@@ -124,13 +126,14 @@ pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec
     Ok(disabled)
 }
 
-/// Inserts the attempt if its delivery still exists; once, if a batch is recorded again.
-fn insert_attempt(conn: &Connection, a: &Attempt, delivery_id: i64) -> StoreResult<()> {
+/// Inserts the attempt; with `check_delivery`, only if that delivery still exists. Once, if
+/// a batch is recorded again.
+fn insert_attempt(conn: &Connection, a: &Attempt, check_delivery: Option<i64>) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
              response_duration_ms, status, trigger_type, created_at)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
-         WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?11)
+         WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM deliveries WHERE id = ?11)
          ON CONFLICT (id) DO NOTHING",
     )
     .and_then(|mut s| {
@@ -145,14 +148,15 @@ fn insert_attempt(conn: &Connection, a: &Attempt, delivery_id: i64) -> StoreResu
             a.status as i64,
             a.trigger_type as i64,
             a.created_at,
-            delivery_id
+            check_delivery
         ])
     })
     .map_err(internal)?;
     Ok(())
 }
 
-fn move_delivery(conn: &Connection, o: &Outcome) -> StoreResult<()> {
+/// Moves the delivery on if its claim's lease still holds; true if it did.
+fn move_delivery(conn: &Connection, o: &Outcome) -> StoreResult<bool> {
     let tried = i64::from(o.attempt.is_some());
     let (state, next_at) = match o.next {
         NextStep::Succeeded => (DeliveryStatus::Success, None),
@@ -169,8 +173,8 @@ fn move_delivery(conn: &Connection, o: &Outcome) -> StoreResult<()> {
         let now = crate::model::time::now_ms();
         s.execute(params![state as i64, next_at, tried, keep_manual, now, o.delivery_id, o.lease])
     })
-    .map_err(internal)?;
-    Ok(())
+    .map(|changed| changed > 0)
+    .map_err(internal)
 }
 
 /// Applies the effect; true if the endpoint was disabled by it.
