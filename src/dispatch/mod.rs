@@ -215,7 +215,7 @@ impl Dispatcher {
             let store = self.store.clone();
             let handed_back = release(&claim, now_ms() + BUSY_DELAY_MS);
             tokio::spawn(async move {
-                if let Err(e) = store.record_outcomes(vec![handed_back]).await {
+                if let Err(e) = store.record_outcomes(Arc::new([handed_back])).await {
                     tracing::error!(error = %e, "handing back a claim failed; its lease will expire");
                 }
             });
@@ -336,6 +336,7 @@ async fn record_with_retries(
     store: &dyn Store,
     batch: Vec<Outcome>,
 ) -> Result<Vec<String>, crate::store::StoreError> {
+    let batch: Arc<[Outcome]> = batch.into();
     for pause_ms in [50, 500] {
         match store.record_outcomes(batch.clone()).await {
             Ok(disabled) => return Ok(disabled),

@@ -348,7 +348,8 @@ pub trait Store: Send + Sync + 'static {
         lease: i64,
     ) -> StoreResult<Vec<Claim>>;
     /// Records attempts and moves deliveries on; returns the ids of endpoints it disabled.
-    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>>;
+    /// Shared, so a caller can record the same batch again after a failure without a copy.
+    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>>;
     /// When the next pending delivery is due, if any is.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
     /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.

@@ -62,7 +62,7 @@ pub async fn claim_record_and_retry(store: Arc<dyn Store>) {
         outcome(&first_two[1], NextStep::Failed, EndpointEffect::None),
         outcome(&last[0], NextStep::RetryAt(retry_at), EndpointEffect::None),
     ];
-    assert!(store.record_outcomes(outcomes).await.unwrap().is_empty());
+    assert!(store.record_outcomes(outcomes.into()).await.unwrap().is_empty());
     assert_eq!(status_of(&store, &first_two[0].message.id).await, DeliveryStatus::Success);
     assert_eq!(status_of(&store, &first_two[1].message.id).await, DeliveryStatus::Failed);
     assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Pending);
@@ -92,7 +92,7 @@ pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>)
     assert_ne!(fresh.lease, stale.lease);
 
     store
-        .record_outcomes(vec![outcome(&stale, NextStep::Succeeded, EndpointEffect::None)])
+        .record_outcomes(vec![outcome(&stale, NextStep::Succeeded, EndpointEffect::None)].into())
         .await
         .unwrap();
     assert_eq!(
@@ -101,7 +101,7 @@ pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>)
         "the stale claim changed nothing"
     );
     store
-        .record_outcomes(vec![outcome(&fresh, NextStep::Succeeded, EndpointEffect::None)])
+        .record_outcomes(vec![outcome(&fresh, NextStep::Succeeded, EndpointEffect::None)].into())
         .await
         .unwrap();
     assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Success);
@@ -123,7 +123,9 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
     assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Sending);
     assert!(store.claim_due_deliveries(now_ms(), 10, lease).await.unwrap().is_empty());
     store
-        .record_outcomes(vec![outcome(&leased[0], NextStep::Succeeded, EndpointEffect::None)])
+        .record_outcomes(
+            vec![outcome(&leased[0], NextStep::Succeeded, EndpointEffect::None)].into(),
+        )
         .await
         .unwrap();
 
@@ -132,7 +134,7 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
         store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().remove(0);
     assert!(manual.manual);
     store
-        .record_outcomes(vec![outcome(&manual, NextStep::Failed, EndpointEffect::None)])
+        .record_outcomes(vec![outcome(&manual, NextStep::Failed, EndpointEffect::None)].into())
         .await
         .unwrap();
     let attempts = store.list_attempts_by_message(&msg.id, first(10)).await.unwrap().items;
@@ -161,11 +163,13 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
             EndpointEffect::Failing { now, disable_before },
         )
     };
-    assert!(store.record_outcomes(vec![failing(&claims[0], now - 1)]).await.unwrap().is_empty());
+    assert!(
+        store.record_outcomes(vec![failing(&claims[0], now - 1)].into()).await.unwrap().is_empty()
+    );
     let ep = store.get_endpoint(&app_id, &ep_id).await.unwrap();
     assert_eq!((ep.failing_since, ep.disabled), (Some(now), false));
     assert_eq!(
-        store.record_outcomes(vec![failing(&claims[1], now)]).await.unwrap(),
+        store.record_outcomes(vec![failing(&claims[1], now)].into()).await.unwrap(),
         vec![ep_id.clone()]
     );
     assert!(store.get_endpoint(&app_id, &ep_id).await.unwrap().disabled);
@@ -176,12 +180,14 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
     enabled.disabled = false;
     store.update_endpoint(enabled, read_at).await.unwrap();
     store
-        .record_outcomes(vec![outcome(&claims[2], NextStep::Succeeded, EndpointEffect::Healthy)])
+        .record_outcomes(
+            vec![outcome(&claims[2], NextStep::Succeeded, EndpointEffect::Healthy)].into(),
+        )
         .await
         .unwrap();
     assert_eq!(store.get_endpoint(&app_id, &ep_id).await.unwrap().failing_since, None);
     let gone = outcome(&claims[3], NextStep::Failed, EndpointEffect::Disable);
-    assert_eq!(store.record_outcomes(vec![gone]).await.unwrap(), vec![ep_id.clone()]);
+    assert_eq!(store.record_outcomes(vec![gone].into()).await.unwrap(), vec![ep_id.clone()]);
 }
 
 pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
@@ -203,7 +209,7 @@ pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
     let claim = store.claim_due_deliveries(1_000, 1, now_ms() + 60_000).await.unwrap().remove(0);
     assert_eq!(claim.message.id, ids[0]);
     store
-        .record_outcomes(vec![outcome(&claim, NextStep::Succeeded, EndpointEffect::None)])
+        .record_outcomes(vec![outcome(&claim, NextStep::Succeeded, EndpointEffect::None)].into())
         .await
         .unwrap();
 
@@ -229,7 +235,7 @@ pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
     store.delete_endpoint(&app_id, &gone).await.unwrap();
     store.delete_app(&other.id).await.unwrap();
 
-    let outcomes =
+    let outcomes: Arc<[Outcome]> =
         claims.iter().map(|c| outcome(c, NextStep::Succeeded, EndpointEffect::Healthy)).collect();
     store.record_outcomes(outcomes).await.expect("the batch is recorded");
     let survivor = claims.iter().find(|c| c.endpoint.id == kept).unwrap();

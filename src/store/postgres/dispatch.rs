@@ -76,19 +76,17 @@ async fn load<T>(
 /// that can remove a delivery (an endpoint, an application, a purge). See [`record`].
 const DELETION_LOCK: i64 = 0x686f_6f6b_6400_0004;
 
-/// Waits until no delete that could remove deliveries is running, and keeps new ones from
-/// starting until this transaction ends.
-async fn hold_off_deletes(tx: &Transaction<'_>) -> StoreResult<()> {
-    tx.exec("SELECT pg_advisory_xact_lock_shared($1)", &[&DELETION_LOCK])
-        .await
-        .map_err(internal)?;
-    Ok(())
-}
-
-/// Keeps batches of outcomes out until this transaction (a delete) ends. Taken before the
-/// delete touches any row, so it never waits for a lock while holding one.
-pub(super) async fn exclude_outcomes(tx: &Transaction<'_>) -> StoreResult<()> {
-    tx.exec("SELECT pg_advisory_xact_lock($1)", &[&DELETION_LOCK]).await.map_err(internal)?;
+/// Shared (an outcome batch): waits until no delete that could remove deliveries runs, and
+/// keeps new ones from starting until this transaction ends. Exclusive (a delete): keeps
+/// outcome batches out meanwhile; taken before the delete touches any row, so it never waits
+/// for a lock while holding one.
+pub(super) async fn deletion_lock(tx: &Transaction<'_>, exclusive: bool) -> StoreResult<()> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    tx.exec(sql, &[&DELETION_LOCK]).await.map_err(internal)?;
     Ok(())
 }
 
@@ -101,7 +99,7 @@ pub(super) async fn exclude_outcomes(tx: &Transaction<'_>) -> StoreResult<()> {
 /// between the check and the insert would fail the whole batch on a foreign key, and every
 /// other outcome in it would be lost and its delivery made twice.
 pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
-    hold_off_deletes(tx).await?;
+    deletion_lock(tx, false).await?;
     insert_attempts(tx, outcomes).await?;
     move_deliveries(tx, outcomes).await?;
     let mut disabled = Vec::new();
@@ -269,7 +267,7 @@ pub(super) async fn purge_messages(
     if !locked {
         return Ok(0);
     }
-    exclude_outcomes(tx).await?;
+    deletion_lock(tx, true).await?;
     tx.exec("DELETE FROM idempotency_keys WHERE created_at < $1", &[&cutoff])
         .await
         .map_err(internal)?;

@@ -102,7 +102,7 @@ impl Store for PgStore {
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
         in_tx!(self, relaxed = false, |tx| {
-            dispatch::exclude_outcomes(&tx).await?;
+            dispatch::deletion_lock(&tx, true).await?;
             catalog::delete_app(&tx, id).await?
         })
     }
@@ -150,7 +150,7 @@ impl Store for PgStore {
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
         in_tx!(self, relaxed = false, |tx| {
-            dispatch::exclude_outcomes(&tx).await?;
+            dispatch::deletion_lock(&tx, true).await?;
             catalog::delete_endpoint(&tx, app_id, id).await?
         })
     }
@@ -227,7 +227,7 @@ impl Store for PgStore {
         in_tx!(self, relaxed = true, |tx| dispatch::claim(&tx, now, limit as i64, lease).await?)
     }
 
-    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>> {
+    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>> {
         in_tx!(self, relaxed = true, |tx| dispatch::record(&tx, &outcomes).await?)
     }
 

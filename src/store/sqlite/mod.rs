@@ -11,6 +11,7 @@ mod rows;
 mod schema;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -177,7 +178,7 @@ impl Store for SqliteStore {
         self.writer.run_relaxed(move |c| dispatch::claim(c, now, limit, lease)).await
     }
 
-    async fn record_outcomes(&self, outcomes: Vec<Outcome>) -> StoreResult<Vec<String>> {
+    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>> {
         self.writer.run_relaxed(move |c| dispatch::record(c, &outcomes)).await
     }
 
