@@ -12,6 +12,7 @@ use crate::dispatch::Dispatcher;
 use crate::ingest::Ingest;
 use crate::security::token;
 use crate::store::{self, Store};
+use crate::ui;
 
 /// A built, bound, not yet running hookd.
 pub struct App {
@@ -30,15 +31,20 @@ impl App {
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
         let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config);
         let ingest = Arc::new(Ingest::new(store.clone(), dispatch));
-        let state = ApiState {
-            store: store.clone(),
-            ingest,
-            admin_token: admin_token.as_str().into(),
-            rotation_grace_ms: config.delivery.rotation_grace.as_millis() as i64,
-        };
         let body =
             api::BodyLimits { max_size: config.max_body_size, timeout: config.server.body_timeout };
-        let router = api::router(state, body);
+        let admin: Arc<str> = admin_token.as_str().into();
+        let rotation_grace_ms = config.delivery.rotation_grace.as_millis() as i64;
+        let console = ui::UiState {
+            store: store.clone(),
+            ingest: ingest.clone(),
+            admin_token: admin.clone(),
+            rotation_grace_ms,
+            body,
+        };
+        let state =
+            ApiState { store: store.clone(), ingest, admin_token: admin, rotation_grace_ms };
+        let router = api::router(state, body).merge(ui::router(console)).fallback(not_found);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen)
         })?;
@@ -68,6 +74,16 @@ impl App {
         let server = api::serve(self.listener, self.router, &self.server, shutdown.clone());
         tokio::join!(server, self.dispatcher.run(shutdown));
         Ok(())
+    }
+}
+
+/// A path no route takes: hookd's JSON error under `/api/`, the console's page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        api::not_found().await.into_response()
+    } else {
+        ui::not_found().await
     }
 }
 

@@ -9,26 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::ApiState;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
 use crate::error::{ApiError, ApiResult};
-use crate::model::time::{format_rfc3339, now_ms};
-use crate::model::{Application, Metadata, ids};
+use crate::manage::applications::{self, ApplicationSpec};
+use crate::model::time::format_rfc3339;
+use crate::model::{Application, Metadata};
 use crate::store::StoreError;
-use crate::validate;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/app", get(list).post(create))
         .route("/api/v1/app/{app_id}", get(read).put(upsert).patch(patch).delete(remove))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplicationIn {
-    name: String,
-    uid: Option<String>,
-    #[serde(alias = "rateLimit")]
-    throttle_rate: Option<u32>,
-    #[serde(default)]
-    metadata: Metadata,
 }
 
 #[derive(Deserialize)]
@@ -70,37 +59,6 @@ impl From<Application> for ApplicationOut {
     }
 }
 
-impl ApplicationIn {
-    /// Validates and applies the input over `app` (a new one, or the current one for PUT).
-    fn apply(self, mut app: Application) -> ApiResult<Application> {
-        validate::text("name", &self.name, 1, 256)?;
-        if let Some(uid) = &self.uid {
-            validate::key("uid", uid)?;
-        }
-        validate::rate("throttleRate", self.throttle_rate)?;
-        validate::metadata(&self.metadata)?;
-        app.name = self.name;
-        app.uid = self.uid;
-        app.rate_limit = self.throttle_rate;
-        app.metadata = self.metadata;
-        app.updated_at = now_ms();
-        Ok(app)
-    }
-}
-
-fn blank_app() -> Application {
-    let now = now_ms();
-    Application {
-        id: ids::new_id(ids::APP),
-        uid: None,
-        name: String::new(),
-        rate_limit: None,
-        metadata: Metadata::new(),
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 async fn list(
     State(s): State<ApiState>,
     q: QueryParams,
@@ -112,7 +70,7 @@ async fn list(
 async fn create(
     State(s): State<ApiState>,
     q: QueryParams,
-    JsonBody(input): JsonBody<ApplicationIn>,
+    JsonBody(input): JsonBody<ApplicationSpec>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
     if q.flag("get_if_exists", false)? {
         if let Some(uid) = &input.uid {
@@ -123,7 +81,7 @@ async fn create(
             }
         }
     }
-    let app = s.store.insert_app(input.apply(blank_app())?).await?;
+    let app = s.store.insert_app(input.apply(applications::blank())?).await?;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
@@ -138,7 +96,7 @@ async fn read(
 async fn upsert(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
-    JsonBody(mut input): JsonBody<ApplicationIn>,
+    JsonBody(mut input): JsonBody<ApplicationSpec>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
     match s.store.get_app(&app_id).await {
         Ok(current) => {
@@ -146,7 +104,7 @@ async fn upsert(
         }
         Err(StoreError::NotFound(_)) => {
             input.uid.get_or_insert(app_id);
-            let app = s.store.insert_app(input.apply(blank_app())?).await?;
+            let app = s.store.insert_app(input.apply(applications::blank())?).await?;
             Ok((StatusCode::CREATED, Json(app.into())))
         }
         Err(e) => Err(e.into()),
@@ -159,12 +117,11 @@ async fn patch(
     JsonBody(p): JsonBody<ApplicationPatch>,
 ) -> ApiResult<Json<ApplicationOut>> {
     let current = s.store.get_app(&app_id).await?;
-    let merged = ApplicationIn {
-        name: p.name.unwrap_or_else(|| current.name.clone()),
-        uid: p.uid.unwrap_or_else(|| current.uid.clone()),
-        throttle_rate: p.throttle_rate.unwrap_or(current.rate_limit),
-        metadata: p.metadata.unwrap_or_else(|| current.metadata.clone()),
-    };
+    let mut merged = ApplicationSpec::of(&current);
+    merged.name = p.name.unwrap_or(merged.name);
+    merged.uid = p.uid.unwrap_or(merged.uid);
+    merged.throttle_rate = p.throttle_rate.unwrap_or(merged.throttle_rate);
+    merged.metadata = p.metadata.unwrap_or(merged.metadata);
     Ok(Json(s.store.update_app(merged.apply(current)?).await?.into()))
 }
 

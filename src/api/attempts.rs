@@ -10,7 +10,8 @@ use super::ApiState;
 use super::applications::resolve;
 use super::extract::{ListResponse, QueryParams};
 use crate::error::ApiResult;
-use crate::model::time::{format_rfc3339, now_ms};
+use crate::manage::deliveries;
+use crate::model::time::format_rfc3339;
 use crate::model::{Attempt, DeliveryState, DeliveryStatus};
 
 pub fn routes() -> Router<ApiState> {
@@ -126,9 +127,6 @@ async fn resend(
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let app = resolve(&s, &app_id).await?;
-    let msg = s.store.get_message(&app.id, &msg_id).await?;
-    let endpoint = s.store.get_endpoint(&app.id, &endpoint_id).await?;
-    s.store.resend(&msg.id, &endpoint.id, now_ms()).await?;
-    s.ingest.wake_dispatcher();
+    deliveries::resend(s.store.as_ref(), &s.ingest, &app.id, &msg_id, &endpoint_id).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }

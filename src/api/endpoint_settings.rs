@@ -10,12 +10,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use super::endpoints::{endpoint_of, validate_headers};
+use super::endpoints::endpoint_of;
 use super::extract::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::manage::{deliveries, endpoints};
 use crate::model::time::{format_rfc3339, now_ms};
-use crate::model::{Endpoint, ExpiringSecret, ids};
-use crate::profile;
+use crate::model::{Endpoint, ids};
 
 pub fn routes() -> Router<ApiState> {
     let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
@@ -54,23 +54,10 @@ async fn rotate_secret(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(input): JsonBody<RotateIn>,
 ) -> ApiResult<Json<SecretOut>> {
-    let mut ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let chosen = profile::by_name(&ep.profile);
-    let new = match input.key {
-        Some(key) => chosen
-            .validate_secret(&key)
-            .map(|()| key)
-            .map_err(|e| ApiError::invalid_field("key", e))?,
-        None => chosen.generate_secret(),
-    };
-    let (now, read_at) = (now_ms(), ep.updated_at);
+    let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
     let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
-    let old = std::mem::replace(&mut ep.secret, new.clone());
-    ep.previous_secrets.retain(|p| p.expires_at > now);
-    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace });
-    ep.updated_at = now;
-    s.store.update_endpoint(ep, read_at).await?;
-    Ok(Json(SecretOut { key: new }))
+    let key = endpoints::rotate_secret(s.store.as_ref(), ep, input.key, grace).await?;
+    Ok(Json(SecretOut { key }))
 }
 
 #[derive(Serialize)]
@@ -115,9 +102,10 @@ async fn patch_headers(
     save_headers(&s, ep, base, input).await
 }
 
+/// Applies `input` over `headers`: a `null` value or a name in `deleteHeaders` removes one.
 async fn save_headers(
     s: &ApiState,
-    mut ep: Endpoint,
+    ep: Endpoint,
     mut headers: BTreeMap<String, String>,
     input: HeadersIn,
 ) -> ApiResult<StatusCode> {
@@ -128,11 +116,7 @@ async fn save_headers(
         };
     }
     input.delete_headers.iter().for_each(|name| drop(headers.remove(name)));
-    validate_headers(&headers)?;
-    let read_at = ep.updated_at;
-    ep.headers = headers;
-    ep.updated_at = now_ms();
-    s.store.update_endpoint(ep, read_at).await?;
+    endpoints::save_headers(s.store.as_ref(), ep, headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,10 +144,8 @@ async fn recover(
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
     let since = crate::model::time::parse_client_time(&input.since)
         .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
+    deliveries::recover(s.store.as_ref(), &s.ingest, &ep, since).await?;
     let now = now_ms();
-    let count = s.store.recover_failed(&ep.id, since, now).await?;
-    tracing::info!(endpoint = %ep.id, count, "recovering failed deliveries");
-    s.ingest.wake_dispatcher();
     let out = RecoverOut {
         id: ids::new_id("qtask_"),
         status: "finished",

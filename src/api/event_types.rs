@@ -8,34 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::manage::event_types::{self, EventTypeSpec};
 use crate::model::EventType;
 use crate::model::time::{format_rfc3339, now_ms};
-use crate::profile::catalogues;
 use crate::store::StoreError;
-use crate::validate;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/event-type", get(list).post(create))
         .route("/api/v1/event-type/{name}", get(read).put(upsert).patch(patch).delete(remove))
         .route("/api/v1/event-type/import/{catalogue}", axum::routing::post(import))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventTypeIn {
-    /// Absent in PUT bodies, where the path names the type.
-    name: Option<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    archived: bool,
-    #[serde(default)]
-    deprecated: bool,
-    schemas: Option<serde_json::Value>,
-    feature_flag: Option<String>,
-    group_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,30 +65,6 @@ impl From<EventType> for EventTypeOut {
     }
 }
 
-impl EventTypeIn {
-    fn into_event_type(self, name: String, created_at: i64) -> ApiResult<EventType> {
-        validate::key("name", &name)?;
-        validate::text("description", &self.description, 0, 4096)?;
-        if self.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-            return Err(crate::error::ApiError::invalid_field(
-                "schemas",
-                "schemas must be an object",
-            ));
-        }
-        Ok(EventType {
-            name,
-            description: self.description,
-            archived: self.archived,
-            deprecated: self.deprecated,
-            schemas: self.schemas,
-            feature_flag: self.feature_flag,
-            group_name: self.group_name,
-            created_at,
-            updated_at: now_ms(),
-        })
-    }
-}
-
 async fn list(
     State(s): State<ApiState>,
     q: QueryParams,
@@ -116,10 +75,10 @@ async fn list(
 
 async fn create(
     State(s): State<ApiState>,
-    JsonBody(input): JsonBody<EventTypeIn>,
+    JsonBody(input): JsonBody<EventTypeSpec>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     let name = input.name.clone().unwrap_or_default();
-    let event_type = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
+    let event_type = event_types::create(s.store.as_ref(), name, input).await?;
     Ok((StatusCode::CREATED, Json(event_type.into())))
 }
 
@@ -133,7 +92,7 @@ async fn read(
 async fn upsert(
     State(s): State<ApiState>,
     Path(name): Path<String>,
-    JsonBody(input): JsonBody<EventTypeIn>,
+    JsonBody(input): JsonBody<EventTypeSpec>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     match s.store.get_event_type(&name).await {
         Ok(current) => {
@@ -154,15 +113,13 @@ async fn patch(
     JsonBody(p): JsonBody<EventTypePatch>,
 ) -> ApiResult<Json<EventTypeOut>> {
     let current = s.store.get_event_type(&name).await?;
-    let merged = EventTypeIn {
-        name: None,
-        description: p.description.unwrap_or(current.description),
-        archived: p.archived.unwrap_or(current.archived),
-        deprecated: p.deprecated.unwrap_or(current.deprecated),
-        schemas: p.schemas.unwrap_or(current.schemas),
-        feature_flag: p.feature_flag.unwrap_or(current.feature_flag),
-        group_name: p.group_name.unwrap_or(current.group_name),
-    };
+    let mut merged = EventTypeSpec::of(&current);
+    merged.description = p.description.unwrap_or(merged.description);
+    merged.archived = p.archived.unwrap_or(merged.archived);
+    merged.deprecated = p.deprecated.unwrap_or(merged.deprecated);
+    merged.schemas = p.schemas.unwrap_or(merged.schemas);
+    merged.feature_flag = p.feature_flag.unwrap_or(merged.feature_flag);
+    merged.group_name = p.group_name.unwrap_or(merged.group_name);
     let updated = merged.into_event_type(name, current.created_at)?;
     Ok(Json(s.store.update_event_type(updated).await?.into()))
 }
@@ -176,10 +133,7 @@ async fn remove(
     if q.flag("expunge", false)? {
         s.store.expunge_event_type(&name).await?;
     } else {
-        let mut current = s.store.get_event_type(&name).await?;
-        current.archived = true;
-        current.updated_at = now_ms();
-        s.store.update_event_type(current).await?;
+        event_types::set_archived(s.store.as_ref(), &name, true).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -190,30 +144,7 @@ async fn import(
     State(s): State<ApiState>,
     Path(catalogue): Path<String>,
 ) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
-    let entries = catalogues::by_name(&catalogue).ok_or_else(|| {
-        ApiError::not_found(&format!(
-            "catalogue {catalogue:?} (there are: {})",
-            catalogues::NAMES.join(", ")
-        ))
-    })?;
-    let mut data = Vec::with_capacity(entries.len());
-    for (name, description) in entries {
-        let input = EventTypeIn {
-            name: None,
-            description: (*description).into(),
-            archived: false,
-            deprecated: false,
-            schemas: None,
-            feature_flag: None,
-            group_name: Some(catalogue.clone()),
-        };
-        let saved =
-            match s.store.insert_event_type(input.into_event_type((*name).into(), now_ms())?).await
-            {
-                Err(StoreError::Conflict(_)) => s.store.get_event_type(name).await?,
-                other => other?,
-            };
-        data.push(saved.into());
-    }
+    let saved = event_types::import(s.store.as_ref(), &catalogue).await?;
+    let data = saved.into_iter().map(EventTypeOut::from).collect();
     Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
 }

@@ -62,7 +62,6 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .merge(protected)
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
@@ -84,6 +83,12 @@ pub fn strip_trailing_slash(mut req: Request) -> Request {
         }
     }
     req
+}
+
+/// The API's answer for a path that names no route (the composed router's fallback under
+/// `/api/`).
+pub async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 async fn health() -> axum::http::StatusCode {

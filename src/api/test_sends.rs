@@ -14,11 +14,7 @@ use super::endpoints::endpoint_of;
 use super::extract::JsonBody;
 use super::messages::MessageOut;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::ingest::MessageIn;
-use crate::model::time::now_ms;
-use crate::model::{Message, ids};
-use crate::profile;
-use crate::store::Accepted;
+use crate::manage::deliveries;
 
 pub fn routes() -> Router<ApiState> {
     let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
@@ -42,34 +38,10 @@ async fn send_example(
     JsonBody(input): JsonBody<ExampleIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let payload = match input.payload {
-        Some(payload) => payload,
-        None => example_payload(&s, &input.event_type).await,
-    };
-    let message = MessageIn {
-        event_type: input.event_type,
-        payload,
-        event_id: None,
-        channels: None,
-        tags: None,
-        deliver_at: None,
-    };
-    let accepted = s.ingest.accept_for(&endpoint.app_id, message, None, Some(endpoint.id)).await?;
-    let (Accepted::Created { message, .. } | Accepted::Replayed(message)) = accepted;
+    let (store, ingest) = (s.store.as_ref(), &s.ingest);
+    let message =
+        deliveries::send_example(store, ingest, &endpoint, input.event_type, input.payload).await?;
     Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, true))))
-}
-
-async fn example_payload(s: &ApiState, event_type: &str) -> Box<RawValue> {
-    let schemas = s.store.get_event_type(event_type).await.ok().and_then(|et| et.schemas);
-    let example = schemas
-        .as_ref()
-        .and_then(|schemas| {
-            schemas.as_object()?.values().find_map(|schema| schema.get("examples")?.get(0).cloned())
-        })
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| serde_json::json!({}));
-    RawValue::from_string(example.to_string())
-        .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("{} is JSON"))
 }
 
 #[derive(Deserialize, Default)]
@@ -102,28 +74,12 @@ async fn test(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?
     };
-    let event_type = input
-        .event_type
-        .unwrap_or_else(|| profile::by_name(&endpoint.profile).test_event_type().into());
-    if let Some(payload) = &input.payload {
-        crate::validate::json_depth("payload", payload.get())?;
-    }
-    let payload = input.payload.map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
-    let message = Message {
-        id: ids::new_id(ids::MESSAGE),
-        app_id: endpoint.app_id.clone(),
-        event_type,
-        event_id: None,
-        channels: None,
-        tags: None,
-        payload,
-        created_at: now_ms(),
-    };
-    let answer = s.ingest.dispatch().send_once(&message, &endpoint).await;
+    let answer =
+        deliveries::test_send(&s.ingest, &endpoint, input.event_type, input.payload.as_deref())
+            .await?;
     let result = match answer.status {
-        Some(code @ 200..=299) => TestResult { status_code: code, message: None },
-        Some(code) => TestResult { status_code: code, message: Some(answer.text) },
-        None => TestResult { status_code: 500, message: Some(answer.text) },
+        Some(code) => TestResult { status_code: code, message: answer.text },
+        None => TestResult { status_code: 500, message: answer.text },
     };
     Ok(Json(serde_json::json!({ "data": result })))
 }

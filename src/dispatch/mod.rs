@@ -69,6 +69,16 @@ impl DispatchHandle {
         self.sender.send_once(message, endpoint).await
     }
 
+    /// The request `message` would be sent to `endpoint` as at `now_ms`, unsent.
+    pub fn render(
+        &self,
+        message: &Message,
+        endpoint: &Endpoint,
+        now_ms: i64,
+    ) -> Result<crate::profile::Rendered, String> {
+        self.sender.render(&crate::profile::Delivery { message, endpoint, now_ms })
+    }
+
     /// A lease for the deliveries of a message accepted at `now`, if this node has room to
     /// send them at once; `None` leaves them pending for whichever node claims them.
     pub fn lease_for_new_deliveries(&self, now: i64) -> Option<i64> {

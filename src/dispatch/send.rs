@@ -64,6 +64,11 @@ impl Sender {
         TestAnswer { status: response.status, text: response.text }
     }
 
+    /// The request a delivery would send, without sending it (previews, the attempt log).
+    pub fn render(&self, delivery: &Delivery<'_>) -> Result<profile::Rendered, String> {
+        profile::render(delivery, self.base_headers(), &self.default_headers, self.max_body)
+    }
+
     pub async fn attempt(&self, claim: &Claim) -> Outcome {
         let started = Instant::now();
         let now = now_ms();
@@ -148,11 +153,9 @@ impl Sender {
 
     /// Checks the URL first, so nothing is rendered for an address the guard refuses.
     async fn render_and_send(&self, delivery: &Delivery<'_>) -> Response {
-        let prepared = self.target(&delivery.endpoint.url).and_then(|uri| {
-            let base = self.base_headers();
-            let rendered = profile::render(delivery, base, &self.default_headers, self.max_body)?;
-            request(uri, rendered)
-        });
+        let prepared = self
+            .target(&delivery.endpoint.url)
+            .and_then(|uri| request(uri, self.render(delivery)?));
         match prepared {
             Ok(request) => self.send(request).await,
             Err(why) => Response::not_sent(why),

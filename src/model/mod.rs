@@ -245,6 +245,34 @@ pub struct DeliveryState {
     pub next_attempt_at: Option<i64>,
 }
 
+/// A signed-in browser: the operator's console, or one application's portal. The cookie
+/// holds a random secret; the store keeps only its hash, so a copy of the database signs no
+/// one in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The SHA-256 of the cookie's secret, in hex.
+    pub id: String,
+    /// `None` for the operator; else the one application this session may see.
+    pub app_id: Option<String>,
+    /// A read-only session changes nothing.
+    pub read_only: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The dashboard's figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    /// Messages accepted since the time asked for.
+    pub messages: u64,
+    /// Successful attempts since then (one per delivered message and endpoint, plus resends).
+    pub succeeded: u64,
+    /// Deliveries that failed for good since then.
+    pub failed: u64,
+    /// Deliveries waiting to be sent, or being sent, now.
+    pub pending: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

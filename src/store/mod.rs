@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
+use crate::model::{
+    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+};
 
 /// What can go wrong in the store, in terms the API can map to a status.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +148,21 @@ pub struct NewMessage {
 
 /// The text of the conflict an outdated endpoint update meets.
 pub const ENDPOINT_CHANGED: &str = "the endpoint was changed meanwhile; read it again and retry";
+
+/// A `LIKE` pattern matching any text that contains `text`: its own `%`, `_` and `\\` are
+/// escaped (with `ESCAPE '\\'`), so they match themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// The fan-out rule over an application's enabled endpoints: those subscribed to the
 /// message, or just the one named in `only_endpoint`.
@@ -288,6 +305,8 @@ pub trait Store: Send + Sync + 'static {
     /// Finds an application by id or by uid.
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application>;
     async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>>;
+    /// Up to `limit` applications whose name or uid contains `text` (any case), by name.
+    async fn search_apps(&self, text: &str, limit: usize) -> StoreResult<Vec<Application>>;
     async fn update_app(&self, app: Application) -> StoreResult<Application>;
     /// Deletes the application with its endpoints, messages, deliveries and attempts.
     async fn delete_app(&self, id: &str) -> StoreResult<()>;
@@ -358,6 +377,19 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` messages created before `cutoff` none of whose deliveries is
     /// pending or leased, with their deliveries and attempts; returns how many.
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize>;
+
+    /// The dashboard's figures: messages accepted and deliveries finished since `since`
+    /// (ms), deliveries pending now.
+    async fn overview(&self, since: i64) -> StoreResult<Overview>;
+    /// Up to `limit` endpoints of any application that are failing or disabled, those
+    /// failing longest first.
+    async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>>;
+
+    /// Stores a new session (and forgets the ones that have expired).
+    async fn insert_session(&self, session: Session) -> StoreResult<()>;
+    /// The session with this id, unless it has expired at `now`.
+    async fn get_session(&self, id: &str, now: i64) -> StoreResult<Session>;
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
 
     /// Wakes `wake` when another node makes deliveries due. A single-process backend has no
     /// other nodes, so by default this does nothing.

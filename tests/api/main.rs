@@ -2,7 +2,9 @@
 //! test, real HTTP.
 
 mod applications;
+mod browser;
 mod cluster;
+mod console;
 mod crash;
 mod delivery;
 mod delivery_failures;

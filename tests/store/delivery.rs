@@ -12,7 +12,7 @@ async fn app_with_endpoint(store: &Arc<dyn Store>) -> (String, String) {
     (a.id, ep.id)
 }
 
-fn outcome(claim: &Claim, next: NextStep, effect: EndpointEffect) -> Outcome {
+pub fn outcome(claim: &Claim, next: NextStep, effect: EndpointEffect) -> Outcome {
     let ok = next == NextStep::Succeeded;
     Outcome {
         delivery_id: claim.delivery_id,

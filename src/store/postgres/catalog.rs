@@ -55,6 +55,22 @@ pub(super) async fn list_apps(
     paged(c, &select, vec![], Order { key: "id", descending: false }, query, rows::app).await
 }
 
+pub(super) async fn search_apps(
+    c: &impl GenericClient,
+    text: &str,
+    limit: usize,
+) -> StoreResult<Vec<Application>> {
+    let sql = format!(
+        "SELECT {} FROM applications
+         WHERE name ILIKE $1 ESCAPE '\\' OR uid ILIKE $1 ESCAPE '\\' OR id = $2
+         ORDER BY name, id LIMIT $3",
+        columns::APP
+    );
+    let pattern = crate::store::contains_pattern(text);
+    let found = c.rows(&sql, &[&pattern, &text, &(limit as i64)]).await.map_err(internal)?;
+    found.iter().map(rows::app).collect::<Result<_, _>>().map_err(internal)
+}
+
 pub(super) async fn update_app(c: &impl GenericClient, app: &Application) -> StoreResult<()> {
     let changed = c
         .exec(

@@ -5,8 +5,10 @@
 mod catalog;
 mod dispatch;
 mod messages;
+mod overview;
 mod rows;
 mod schema;
+mod sessions;
 mod util;
 
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use self::util::internal;
-use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
+use crate::model::{
+    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+};
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreError,
     StoreResult,
@@ -94,6 +98,10 @@ impl Store for PgStore {
 
     async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
         catalog::list_apps(&self.client().await?, &query).await
+    }
+
+    async fn search_apps(&self, text: &str, limit: usize) -> StoreResult<Vec<Application>> {
+        catalog::search_apps(&self.client().await?, text, limit).await
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
@@ -242,6 +250,26 @@ impl Store for PgStore {
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
         in_tx!(self, relaxed = true, |tx| dispatch::purge_messages(&tx, cutoff, limit as i64)
             .await?)
+    }
+
+    async fn overview(&self, since: i64) -> StoreResult<Overview> {
+        overview::overview(&self.client().await?, since).await
+    }
+
+    async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {
+        overview::unhealthy_endpoints(&self.client().await?, limit).await
+    }
+
+    async fn insert_session(&self, session: Session) -> StoreResult<()> {
+        sessions::insert(&self.client().await?, &session).await
+    }
+
+    async fn get_session(&self, id: &str, now: i64) -> StoreResult<Session> {
+        sessions::find(&self.client().await?, id, now).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        sessions::delete(&self.client().await?, id).await
     }
 
     fn watch_for_work(&self, wake: Arc<Notify>) {

@@ -6,7 +6,8 @@ use tokio_postgres::Client;
 /// Arbitrary, fixed: the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6400_0001;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE applications (
     id          TEXT PRIMARY KEY,
     uid         TEXT UNIQUE,
@@ -108,7 +109,20 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_msg ON attempts(msg_id, id);
 CREATE INDEX attempts_endpoint ON attempts(endpoint_id, id);
-"#];
+"#,
+    r#"
+-- Signed-in browsers (the console and application portals). id is the SHA-256 of the
+-- cookie's secret; app_id NULL is the operator.
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT REFERENCES applications(id) ON DELETE CASCADE,
+    read_only   BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+"#,
+];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;

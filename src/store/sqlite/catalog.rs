@@ -54,6 +54,24 @@ pub(super) fn list_apps(conn: &Connection, query: &ListQuery) -> StoreResult<Pag
     paged(conn, &select, vec![], order, query, rows::app)
 }
 
+pub(super) fn search_apps(
+    conn: &Connection,
+    text: &str,
+    limit: usize,
+) -> StoreResult<Vec<Application>> {
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM applications
+         WHERE name LIKE ?1 ESCAPE '\\' OR uid LIKE ?1 ESCAPE '\\' OR id = ?2
+         ORDER BY name, id LIMIT ?3"
+    );
+    let pattern = crate::store::contains_pattern(text);
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![pattern, text, limit as i64], rows::app)?.collect()
+        })
+        .map_err(internal)
+}
+
 pub(super) fn update_app(conn: &Connection, app: &Application) -> StoreResult<()> {
     let changed = conn
         .prepare_cached(

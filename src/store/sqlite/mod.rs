@@ -5,10 +5,12 @@ mod catalog;
 mod dispatch;
 mod endpoints;
 mod messages;
+mod overview;
 mod paging;
 mod pool;
 mod rows;
 mod schema;
+mod sessions;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use self::pool::{Readers, Writer, open_connection};
-use crate::model::{Application, Attempt, DeliveryState, Endpoint, EventType, Message};
+use crate::model::{
+    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+};
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreResult,
 };
@@ -56,6 +60,11 @@ impl Store for SqliteStore {
 
     async fn list_apps(&self, query: ListQuery) -> StoreResult<Page<Application>> {
         self.readers.run(move |c| catalog::list_apps(c, &query)).await
+    }
+
+    async fn search_apps(&self, text: &str, limit: usize) -> StoreResult<Vec<Application>> {
+        let text = text.to_owned();
+        self.readers.run(move |c| catalog::search_apps(c, &text, limit)).await
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
@@ -192,5 +201,27 @@ impl Store for SqliteStore {
 
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
         self.writer.run_relaxed(move |c| dispatch::purge_messages(c, cutoff, limit)).await
+    }
+
+    async fn overview(&self, since: i64) -> StoreResult<Overview> {
+        self.readers.run(move |c| overview::overview(c, since)).await
+    }
+
+    async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {
+        self.readers.run(move |c| overview::unhealthy_endpoints(c, limit)).await
+    }
+
+    async fn insert_session(&self, session: Session) -> StoreResult<()> {
+        self.writer.run(move |c| sessions::insert(c, &session)).await
+    }
+
+    async fn get_session(&self, id: &str, now: i64) -> StoreResult<Session> {
+        let id = id.to_owned();
+        self.readers.run(move |c| sessions::find(c, &id, now)).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.writer.run(move |c| sessions::delete(c, &id)).await
     }
 }

@@ -3,7 +3,8 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE applications (
     id          TEXT PRIMARY KEY,
     uid         TEXT UNIQUE,
@@ -110,7 +111,20 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_msg ON attempts(msg_id, id);
 CREATE INDEX attempts_endpoint ON attempts(endpoint_id, id);
-"#];
+"#,
+    r#"
+-- Signed-in browsers (the console and application portals). id is the SHA-256 of the
+-- cookie's secret; app_id NULL is the operator.
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT REFERENCES applications(id) ON DELETE CASCADE,
+    read_only   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+"#,
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;

@@ -1,0 +1,62 @@
+//! Applications: what a valid one is.
+
+use serde::Deserialize;
+
+use crate::error::ApiResult;
+use crate::model::time::now_ms;
+use crate::model::{Application, Metadata, ids};
+use crate::validate;
+
+/// An application as a user describes it (Svix's `ApplicationIn`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSpec {
+    pub name: String,
+    pub uid: Option<String>,
+    #[serde(alias = "rateLimit")]
+    pub throttle_rate: Option<u32>,
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+impl ApplicationSpec {
+    /// The spec that describes `app` as it is, for a partial update to start from.
+    pub fn of(app: &Application) -> Self {
+        Self {
+            name: app.name.clone(),
+            uid: app.uid.clone(),
+            throttle_rate: app.rate_limit,
+            metadata: app.metadata.clone(),
+        }
+    }
+
+    /// Validates the spec and applies it over `app` (a [`blank`] one, or the current one).
+    pub fn apply(self, mut app: Application) -> ApiResult<Application> {
+        validate::text("name", &self.name, 1, 256)?;
+        if let Some(uid) = &self.uid {
+            validate::key("uid", uid)?;
+        }
+        validate::rate("throttleRate", self.throttle_rate)?;
+        validate::metadata(&self.metadata)?;
+        app.name = self.name;
+        app.uid = self.uid;
+        app.rate_limit = self.throttle_rate;
+        app.metadata = self.metadata;
+        app.updated_at = now_ms();
+        Ok(app)
+    }
+}
+
+/// A new application with a fresh id, to apply a spec over.
+pub fn blank() -> Application {
+    let now = now_ms();
+    Application {
+        id: ids::new_id(ids::APP),
+        uid: None,
+        name: String::new(),
+        rate_limit: None,
+        metadata: Metadata::new(),
+        created_at: now,
+        updated_at: now,
+    }
+}

@@ -1,0 +1,259 @@
+//! Endpoints: what a valid one is, how its profile chooses its secret, how a secret rotates,
+//! and switching one off and on.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::time::now_ms;
+use crate::model::{Application, Endpoint, ExpiringSecret, Metadata, ids};
+use crate::profile;
+use crate::store::Store;
+use crate::template::Template;
+use crate::validate;
+
+/// An endpoint as a user describes it (Svix's `EndpointIn`, with hookd's profile and template).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSpec {
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+    pub uid: Option<String>,
+    pub version: Option<i32>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(alias = "filterTypes")]
+    pub event_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    #[serde(alias = "rateLimit")]
+    pub throttle_rate: Option<u32>,
+    #[serde(default)]
+    pub metadata: Metadata,
+    pub secret: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    /// hookd's addition: the wire contract (`standard`, `svix`, …).
+    pub profile: Option<String>,
+    pub profile_config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// hookd's addition: a payload template (see docs/profiles.md).
+    pub template: Option<String>,
+}
+
+impl EndpointSpec {
+    /// The spec that describes `ep` as it is (secret and headers left as they are), for a
+    /// partial update to start from.
+    pub fn of(ep: &Endpoint) -> Self {
+        Self {
+            url: ep.url.clone(),
+            description: ep.description.clone(),
+            uid: ep.uid.clone(),
+            version: Some(ep.version),
+            disabled: ep.disabled,
+            event_types: ep.filter_types.clone(),
+            channels: ep.channels.clone(),
+            throttle_rate: ep.throttle_rate,
+            metadata: ep.metadata.clone(),
+            secret: None,
+            headers: None,
+            profile: None,
+            profile_config: None,
+            template: ep.template.clone(),
+        }
+    }
+
+    /// Validates the spec and applies it over `ep`; `new` when `ep` is a [`blank`] one.
+    pub fn apply(self, mut ep: Endpoint, app: &Application, new: bool) -> ApiResult<Endpoint> {
+        self.validate_fields()?;
+        apply_profile_and_secret(&mut ep, self.profile, self.secret, new)?;
+        ep.template = checked_template(self.template)?;
+        if let Some(headers) = self.headers {
+            validate_headers(&headers)?;
+            ep.headers = headers;
+        }
+        ep.url = self.url;
+        ep.description = self.description;
+        ep.uid = self.uid;
+        ep.version = self.version.unwrap_or(ep.version);
+        if ep.disabled && !self.disabled {
+            ep.failing_since = None; // re-enabled: its health starts afresh
+        }
+        ep.disabled = self.disabled;
+        ep.filter_types = self.event_types;
+        ep.channels = self.channels;
+        ep.throttle_rate = self.throttle_rate;
+        ep.metadata = self.metadata;
+        if let Some(config) = self.profile_config {
+            ep.profile_config = config;
+        }
+        profile::fill_defaults(&mut ep, app.uid.as_deref().unwrap_or(&app.id));
+        ep.updated_at = now_ms();
+        Ok(ep)
+    }
+
+    fn validate_fields(&self) -> ApiResult<()> {
+        validate_url(&self.url)?;
+        validate::text("description", &self.description, 0, 4096)?;
+        if let Some(uid) = &self.uid {
+            validate::key("uid", uid)?;
+        }
+        validate::keys("eventTypes", self.event_types.as_deref(), 256)?;
+        validate::keys("channels", self.channels.as_deref(), 10)?;
+        validate::rate("throttleRate", self.throttle_rate)?;
+        validate::metadata(&self.metadata)
+    }
+}
+
+/// A new endpoint of the application with a fresh id, to apply a spec over.
+pub fn blank(app_id: &str) -> Endpoint {
+    Endpoint::blank(ids::new_id(ids::ENDPOINT), app_id.to_owned(), now_ms())
+}
+
+/// Creates an endpoint of `app` from `spec`.
+pub async fn create(
+    store: &dyn Store,
+    app: &Application,
+    spec: EndpointSpec,
+) -> ApiResult<Endpoint> {
+    Ok(store.insert_endpoint(spec.apply(blank(&app.id), app, true)?).await?)
+}
+
+/// Replaces `current` by `spec`, unless the endpoint changed since `current` was read.
+pub async fn update(
+    store: &dyn Store,
+    app: &Application,
+    current: Endpoint,
+    spec: EndpointSpec,
+) -> ApiResult<Endpoint> {
+    let read_at = current.updated_at;
+    Ok(store.update_endpoint(spec.apply(current, app, false)?, read_at).await?)
+}
+
+/// Switches the endpoint on or off; switching it on starts its health afresh.
+pub async fn set_enabled(
+    store: &dyn Store,
+    app: &Application,
+    current: Endpoint,
+    enabled: bool,
+) -> ApiResult<Endpoint> {
+    let mut spec = EndpointSpec::of(&current);
+    spec.disabled = !enabled;
+    update(store, app, current, spec).await
+}
+
+/// Makes `key` (or a new secret) current; the old one keeps signing for `grace_ms`.
+/// Returns the new secret.
+pub async fn rotate_secret(
+    store: &dyn Store,
+    mut ep: Endpoint,
+    key: Option<String>,
+    grace_ms: i64,
+) -> ApiResult<String> {
+    let chosen = profile::by_name(&ep.profile);
+    let new = match key {
+        Some(key) => chosen
+            .validate_secret(&key)
+            .map(|()| key)
+            .map_err(|e| ApiError::invalid_field("key", e))?,
+        None => chosen.generate_secret(),
+    };
+    let (now, read_at) = (now_ms(), ep.updated_at);
+    let old = std::mem::replace(&mut ep.secret, new.clone());
+    ep.previous_secrets.retain(|p| p.expires_at > now);
+    ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace_ms });
+    ep.updated_at = now;
+    store.update_endpoint(ep, read_at).await?;
+    Ok(new)
+}
+
+/// Replaces the endpoint's custom headers.
+pub async fn save_headers(
+    store: &dyn Store,
+    mut ep: Endpoint,
+    headers: BTreeMap<String, String>,
+) -> ApiResult<()> {
+    validate_headers(&headers)?;
+    let read_at = ep.updated_at;
+    ep.headers = headers;
+    ep.updated_at = now_ms();
+    store.update_endpoint(ep, read_at).await?;
+    Ok(())
+}
+
+/// Sets the profile, then the secret by that profile's rules: the given one, or a new one
+/// for a new endpoint or when the old secret does not suit the new profile.
+fn apply_profile_and_secret(
+    ep: &mut Endpoint,
+    profile_name: Option<String>,
+    secret: Option<String>,
+    new: bool,
+) -> ApiResult<()> {
+    if let Some(name) = profile_name {
+        if !profile::NAMES.contains(&name.as_str()) {
+            let names = profile::NAMES.join(", ");
+            return Err(ApiError::invalid_field(
+                "profile",
+                format!("profile must be one of {names}"),
+            ));
+        }
+        ep.profile = name;
+    }
+    let chosen = profile::by_name(&ep.profile);
+    match secret {
+        Some(secret) => {
+            chosen.validate_secret(&secret).map_err(|e| ApiError::invalid_field("secret", e))?;
+            ep.secret = secret;
+        }
+        None if new || chosen.validate_secret(&ep.secret).is_err() => {
+            ep.secret = chosen.generate_secret()
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A template that parses, or none; as in Mastodon, a blank template means none.
+fn checked_template(template: Option<String>) -> ApiResult<Option<String>> {
+    let template = template.filter(|t| !t.trim().is_empty());
+    if let Some(text) = &template {
+        Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
+    }
+    Ok(template)
+}
+
+fn validate_url(url: &str) -> ApiResult<()> {
+    let uri: axum::http::Uri =
+        url.parse().map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
+        return Err(ApiError::invalid_field(
+            "url",
+            "url must be an absolute http(s) URL of at most 2048 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Names hookd sets itself; letting users override them would break signing or HTTP framing.
+const RESERVED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
+
+pub fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > 64 {
+        return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && axum::http::HeaderValue::from_str(value).is_ok();
+        let reserved = RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("webhook-")
+            || lower.starts_with("svix-");
+        if !valid || reserved {
+            return Err(ApiError::invalid_field(
+                "headers",
+                format!("header {name:?} is not allowed"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Signed-in browsers (see [`Session`]).
+
+use deadpool_postgres::GenericClient;
+
+use super::util::{Cached, internal};
+use crate::model::Session;
+use crate::store::{StoreError, StoreResult};
+
+pub(super) async fn insert(c: &impl GenericClient, session: &Session) -> StoreResult<()> {
+    c.exec("DELETE FROM sessions WHERE expires_at <= $1", &[&session.created_at])
+        .await
+        .map_err(internal)?;
+    c.exec(
+        "INSERT INTO sessions (id, app_id, read_only, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &session.id,
+            &session.app_id,
+            &session.read_only,
+            &session.created_at,
+            &session.expires_at,
+        ],
+    )
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
+pub(super) async fn find(c: &impl GenericClient, id: &str, now: i64) -> StoreResult<Session> {
+    let row = c
+        .opt_row(
+            "SELECT id, app_id, read_only, created_at, expires_at FROM sessions
+             WHERE id = $1 AND expires_at > $2",
+            &[&id, &now],
+        )
+        .await
+        .map_err(internal)?;
+    let row = row.ok_or(StoreError::NotFound("session"))?;
+    Ok(Session {
+        id: row.try_get(0).map_err(internal)?,
+        app_id: row.try_get(1).map_err(internal)?,
+        read_only: row.try_get(2).map_err(internal)?,
+        created_at: row.try_get(3).map_err(internal)?,
+        expires_at: row.try_get(4).map_err(internal)?,
+    })
+}
+
+pub(super) async fn delete(c: &impl GenericClient, id: &str) -> StoreResult<()> {
+    c.exec("DELETE FROM sessions WHERE id = $1", &[&id]).await.map_err(internal)?;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The dashboard's figures and the endpoints that need attention.
+
+use rusqlite::{Connection, params};
+
+use super::pool::internal;
+use super::rows::{self, ENDPOINT_COLUMNS};
+use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
+use crate::model::{Endpoint, Overview};
+use crate::store::StoreResult;
+
+/// Each count walks an index over just what it counts: ids carry their creation time, so
+/// "since" is a range of the primary key; failed and pending rows have partial indexes.
+pub(super) fn overview(conn: &Connection, since: i64) -> StoreResult<Overview> {
+    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<u64> {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params, |row| row.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(internal)
+    };
+    let (first_message, first_attempt) =
+        (lowest_id_at(MESSAGE, since), lowest_id_at(ATTEMPT, since));
+    Ok(Overview {
+        messages: count("SELECT count(*) FROM messages WHERE id >= ?", &[&first_message])?,
+        succeeded: count(
+            "SELECT count(*) FROM attempts WHERE id >= ? AND status = 0",
+            &[&first_attempt],
+        )?,
+        failed: count(
+            "SELECT count(*) FROM deliveries WHERE state = 2 AND updated_at >= ?",
+            &[&since],
+        )?,
+        pending: count(
+            "SELECT (SELECT count(*) FROM deliveries WHERE state = 1)
+                  + (SELECT count(*) FROM deliveries WHERE state = 3)",
+            &[],
+        )?,
+    })
+}
+
+pub(super) fn unhealthy_endpoints(conn: &Connection, limit: usize) -> StoreResult<Vec<Endpoint>> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE disabled = 1 OR failing_since IS NOT NULL
+         ORDER BY failing_since IS NULL, failing_since, id LIMIT ?"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_map(params![limit as i64], rows::endpoint)?.collect())
+        .map_err(internal)
+}

@@ -1,0 +1,69 @@
+//! The console and the application portal: server-rendered pages for people.
+//!
+//! Every page works without JavaScript; `assets/app.js` only enhances (local times, copy
+//! buttons, forms sent in place). Pages call the same domain functions as the API
+//! ([`crate::manage`], the store's reads), so a rule exists once. Templates live in
+//! `templates/ui/` and are compiled into the binary by askama, which escapes every value by
+//! default (see docs/decisions/0006-console-templates.md).
+//!
+//! Who may see what is decided in [`session`]: a session is the operator's or one
+//! application's (a portal session); a form is accepted only with its session's CSRF token
+//! and from the console's own origin.
+
+mod assets;
+mod error;
+mod form;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+pub use error::not_found;
+
+use crate::api::BodyLimits;
+use crate::ingest::Ingest;
+use crate::store::Store;
+
+/// What every page can reach.
+#[derive(Clone)]
+pub struct UiState {
+    pub store: Arc<dyn Store>,
+    pub ingest: Arc<Ingest>,
+    pub admin_token: Arc<str>,
+    /// How long a rotated-out secret keeps signing, in ms.
+    pub rotation_grace_ms: i64,
+    /// How much of a form is read, and for how long.
+    pub body: BodyLimits,
+}
+
+/// The console's routes: everything outside `/api/`.
+pub fn router(state: UiState) -> Router {
+    pages::routes()
+        .merge(assets::routes())
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// No inline script or style, no framing, no sending forms elsewhere: an injected tag can
+/// neither run nor exfiltrate. Pages are per user, so nothing is cached.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    res
+}

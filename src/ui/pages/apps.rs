@@ -1,0 +1,139 @@
+//! Applications: the list with its search, creating one, and one application's settings.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::{Chrome, Pager, app_for, back, page_query, render};
+use crate::error::ApiError;
+use crate::manage::applications::{self, ApplicationSpec};
+use crate::model::{Application, Metadata};
+use crate::ui::UiState;
+use crate::ui::error::UiResult;
+use crate::ui::form::Fields;
+use crate::ui::session::{Submitted, Viewer};
+
+pub fn routes() -> Router<UiState> {
+    Router::new()
+        .route("/apps", get(list).post(create))
+        .route(
+            "/apps/{app}",
+            get(|Path(app): Path<String>| async move {
+                Redirect::to(&format!("/apps/{app}/endpoints"))
+            }),
+        )
+        .route("/apps/{app}/settings", get(settings).post(rename))
+        .route("/apps/{app}/delete", post(remove))
+}
+
+#[derive(Template)]
+#[template(path = "ui/apps.html")]
+struct AppsPage {
+    chrome: Chrome,
+    search: String,
+    apps: Vec<Application>,
+    pager: Pager,
+    /// The New application form as typed, with the error it met.
+    draft: (String, String),
+    error: Option<ApiError>,
+}
+
+async fn list(State(state): State<UiState>, viewer: Viewer, req: Request) -> UiResult<Response> {
+    viewer.require_admin()?;
+    let query = Fields::from_query(req.uri().query());
+    let chrome = Chrome::new(&viewer, "Applications").notice_from(&query);
+    let search = query.get("q").trim().to_owned();
+    let (apps, pager) = if search.is_empty() {
+        let page = state.store.list_apps(page_query(&query)).await?;
+        let pager = Pager::new(&query, page.items.last().map(|a| a.id.as_str()), page.has_more);
+        (page.items, pager)
+    } else {
+        let found = state.store.search_apps(&search, 50).await?;
+        (found, Pager::none())
+    };
+    render(&AppsPage { chrome, search, apps, pager, draft: Default::default(), error: None })
+}
+
+async fn create(State(state): State<UiState>, form: Submitted) -> UiResult<Response> {
+    form.viewer.require_admin()?;
+    let (name, uid) = (form.fields.get("name").trim().to_owned(), form.fields.opt("uid"));
+    let spec = ApplicationSpec { name, uid, throttle_rate: None, metadata: Metadata::new() };
+    let saved = match spec.apply(applications::blank()) {
+        Ok(app) => state.store.insert_app(app).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(app) => back(format!("/apps/{}/endpoints?done=created", app.id)),
+        Err(error) => {
+            let page = state.store.list_apps(page_query(&Fields::default())).await?;
+            let draft = (form.fields.get("name").into(), form.fields.get("uid").into());
+            let chrome = Chrome::new(&form.viewer, "Applications");
+            let pager = Pager::none();
+            let error = Some(error);
+            render(&AppsPage {
+                chrome,
+                search: String::new(),
+                apps: page.items,
+                pager,
+                draft,
+                error,
+            })
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/app_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    app: Application,
+    error: Option<ApiError>,
+}
+
+async fn settings(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    req: Request,
+) -> UiResult<Response> {
+    viewer.require_admin()?;
+    let app = app_for(&state, &viewer, &key).await?;
+    let query = Fields::from_query(req.uri().query());
+    let chrome = Chrome::new(&viewer, "Settings").in_app(&app, "settings").notice_from(&query);
+    render(&SettingsPage { chrome, app, error: None })
+}
+
+async fn rename(
+    State(state): State<UiState>,
+    Path(key): Path<String>,
+    form: Submitted,
+) -> UiResult<Response> {
+    form.viewer.require_admin()?;
+    let app = app_for(&state, &form.viewer, &key).await?;
+    let mut spec = ApplicationSpec::of(&app);
+    spec.name = form.fields.get("name").trim().to_owned();
+    let saved = match spec.apply(app.clone()) {
+        Ok(changed) => state.store.update_app(changed).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(app) => back(format!("/apps/{}/settings?done=saved", app.id)),
+        Err(error) => {
+            let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
+            render(&SettingsPage { chrome, app, error: Some(error) })
+        }
+    }
+}
+
+async fn remove(
+    State(state): State<UiState>,
+    Path(key): Path<String>,
+    form: Submitted,
+) -> UiResult<Response> {
+    form.viewer.require_admin()?;
+    let app = app_for(&state, &form.viewer, &key).await?;
+    state.store.delete_app(&app.id).await?;
+    Ok(Redirect::to("/apps?done=deleted").into_response())
+}

@@ -1,0 +1,133 @@
+//! The console over HTTP: sign-in and sessions, cross-site protection, escaping, errors.
+//! The flows a person goes through are driven in a real browser (see `console_in_a_browser`).
+
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::browser::{Console, browser_python, run_browser_script};
+use crate::helpers::{TOKEN, TestApp};
+use crate::receiver::{Receiver, Reply};
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_cookie_that_holds_no_token() {
+    let app = TestApp::spawn().await;
+    let anonymous = Console::new(&app.base);
+    let start = anonymous.get("/").await;
+    assert_eq!((start.status, start.header("location")), (StatusCode::SEE_OTHER, "/sign-in"));
+    let page = anonymous.get("/sign-in").await;
+    assert!(page.html.contains(">Token</label>") && page.html.contains(">Sign in</button>"));
+
+    let wrong = anonymous.post("/sign-in", &[("token", "not-the-token")], &[]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.html.contains("not valid") && wrong.header("set-cookie").is_empty());
+
+    let right = anonymous.post("/sign-in", &[("token", TOKEN)], &[]).await;
+    let cookie = right.header("set-cookie");
+    assert!(cookie.starts_with("hookd_session="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(!cookie.contains(TOKEN), "the cookie must not carry the token");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_for_every_copy_of_the_cookie() {
+    let app = TestApp::spawn().await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let mut copy = Console::new(&app.base);
+    copy.cookie = console.cookie.clone();
+    let dashboard = console.get("/").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    let out = console.post("/sign-out", &[("csrf", &dashboard.csrf())], &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    assert_eq!(copy.get("/").await.header("location"), "/sign-in");
+}
+
+#[tokio::test]
+async fn forms_from_another_origin_or_without_the_csrf_token_are_refused() {
+    let app = TestApp::spawn().await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let csrf = console.get("/apps").await.csrf();
+    let form = [("csrf", csrf.as_str()), ("name", "Evil"), ("uid", "evil")];
+    let cross_origin = [("origin", "http://evil.example")];
+    assert_eq!(console.post("/apps", &form, &cross_origin).await.status, StatusCode::FORBIDDEN);
+    let cross_site = [("sec-fetch-site", "cross-site")];
+    assert_eq!(console.post("/apps", &form, &cross_site).await.status, StatusCode::FORBIDDEN);
+    let without = [("name", "Evil"), ("uid", "evil")];
+    assert_eq!(console.post("/apps", &without, &[]).await.status, StatusCode::FORBIDDEN);
+    let forged = [("csrf", "forged"), ("name", "Evil"), ("uid", "evil")];
+    assert_eq!(console.post("/apps", &forged, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/app/evil").await.0, StatusCode::NOT_FOUND, "nothing was created");
+
+    let created = console.post("/apps", &form, &[]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "the same form from the console works");
+    assert_eq!(app.get("/api/v1/app/evil").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn what_users_typed_is_shown_as_text_under_a_strict_policy() {
+    let app = TestApp::spawn().await;
+    let hostile = "<img src=x onerror=alert(1)>";
+    let (_, created) = app.post("/api/v1/app", json!({"name": hostile, "uid": "x"})).await;
+    let app_id = created["id"].as_str().expect("app id").to_owned();
+    let body = json!({"url": "https://example.com/hook", "description": hostile});
+    let ep = app.create_endpoint("x", body).await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    for path in [
+        "/apps".to_owned(),
+        format!("/apps/{app_id}/endpoints"),
+        format!("/apps/{app_id}/endpoints/{ep}"),
+        format!("/apps/{app_id}/endpoints/{ep}/edit"),
+    ] {
+        let page = console.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.html.contains("<img"), "{path} shows the tag unescaped");
+        assert!(
+            page.html.contains("&#60;img src=x onerror=alert(1)&#62;")
+                || page.html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{path}"
+        );
+        let csp = page.header("content-security-policy");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    }
+}
+
+#[tokio::test]
+async fn failures_are_pages_with_fitting_statuses() {
+    let app = TestApp::spawn().await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let missing = console.get("/apps/app_nope/endpoints").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.header("content-type").starts_with("text/html"));
+    assert!(missing.html.contains("Not found") && !missing.html.contains("\"code\""));
+    let api_missing = app.get("/api/v1/nothing-here").await;
+    assert_eq!(api_missing.0, StatusCode::NOT_FOUND);
+    assert_eq!(api_missing.1["code"], "not_found", "the API keeps its JSON errors");
+
+    app.create_app("shop").await;
+    let shop = app.get("/api/v1/app/shop").await.1["id"].as_str().unwrap().to_owned();
+    let form_page = console.get(&format!("/apps/{shop}/endpoints/new")).await;
+    let csrf = form_page.csrf();
+    let bad = [("csrf", csrf.as_str()), ("url", "ftp://example.com"), ("profile", "standard")];
+    let page = console.post(&format!("/apps/{shop}/endpoints/new"), &bad, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html
+            .contains("class=\"field-error\" id=\"url-error\">url must be an absolute http(s) URL"),
+        "the API's rule, next to its field"
+    );
+}
+
+/// Every flow of the console and its pages, as a person goes through them, in Chromium.
+#[tokio::test]
+async fn console_in_a_browser() {
+    let Some(python) = browser_python() else { return };
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    receiver.script(vec![], Some(Reply::status(200).body("thanks from the receiver")));
+    let env =
+        [("HOOKD_URL", app.base.as_str()), ("HOOKD_TOKEN", TOKEN), ("RECEIVER_URL", &receiver.url)];
+    run_browser_script(&python, "console_flow.py", &env).await;
+    assert!(receiver.received().len() >= 3, "test send, message and resend reached the receiver");
+}
