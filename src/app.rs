@@ -41,6 +41,7 @@ impl App {
             admin_token: admin.clone(),
             rotation_grace_ms,
             body,
+            frame_ancestors: config.console.frame_ancestors.clone().into(),
         };
         let state =
             ApiState { store: store.clone(), ingest, admin_token: admin, rotation_grace_ms };

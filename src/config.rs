@@ -31,6 +31,7 @@ const KEYS: &[(&str, &str)] = &[
     ("server.header_timeout", "HOOKD_HEADER_TIMEOUT"),
     ("server.body_timeout", "HOOKD_BODY_TIMEOUT"),
     ("server.max_connections", "HOOKD_MAX_CONNECTIONS"),
+    ("console.frame_ancestors", "HOOKD_FRAME_ANCESTORS"),
 ];
 
 /// The validated configuration.
@@ -48,6 +49,7 @@ pub struct Config {
     pub retention: Duration,
     pub delivery: DeliveryConfig,
     pub server: ServerConfig,
+    pub console: ConsoleConfig,
 }
 
 /// How incoming connections are bounded, so slow or idle clients cannot hold the API.
@@ -59,6 +61,14 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+}
+
+/// The web console and the application portal.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleConfig {
+    /// Origins whose pages may frame the portal (an application embedding it); none by
+    /// default, so no page can frame the console.
+    pub frame_ancestors: Vec<String>,
 }
 
 /// How deliveries are made.
@@ -214,6 +224,9 @@ impl Layers {
                 body_timeout: self.parse("server.body_timeout", parse_timeout)?,
                 max_connections: self.parse("server.max_connections", parse_positive)?,
             },
+            console: ConsoleConfig {
+                frame_ancestors: self.parse("console.frame_ancestors", parse_origins)?,
+            },
         })
     }
 
@@ -290,6 +303,26 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
 
 fn parse_networks(v: &str) -> Result<Vec<IpNet>, String> {
     list(v).map(|s| s.parse::<IpNet>().map_err(|e| format!("{s:?}: {e}"))).collect()
+}
+
+/// Origins such as `https://app.example` or `https://app.example:8443`: they go into a
+/// Content-Security-Policy, so nothing else (no spaces, no `;`) is let through.
+fn parse_origins(v: &str) -> Result<Vec<String>, String> {
+    list(v)
+        .map(|s| {
+            let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+            let host_ok = rest.is_some_and(|r| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+            });
+            if host_ok {
+                Ok(s.to_owned())
+            } else {
+                Err(format!("{s:?} is not an origin like https://app.example"))
+            }
+        })
+        .collect()
 }
 
 fn parse_schedule(v: &str) -> Result<Vec<Duration>, String> {

@@ -20,6 +20,9 @@ pub enum ErrorCode {
     BadRequest,
     /// Missing or wrong `Authorization: Bearer` token.
     Unauthorized,
+    /// The token is valid but may not do this (a portal token on an operator route, or a
+    /// read-only portal token changing something).
+    Forbidden,
     /// No such resource (or route).
     NotFound,
     /// The route exists but not with this method.
@@ -45,6 +48,7 @@ impl ErrorCode {
             Self::InvalidJson => (StatusCode::BAD_REQUEST, "invalid_json"),
             Self::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict"),

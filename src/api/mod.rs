@@ -3,11 +3,13 @@
 
 mod applications;
 mod attempts;
+mod auth;
 mod endpoint_settings;
 mod endpoints;
 mod event_types;
 pub mod extract;
 mod messages;
+mod portal_access;
 mod serve;
 mod test_sends;
 
@@ -18,15 +20,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ingest::Ingest;
-use crate::security::token;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -56,9 +56,10 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
         .merge(messages::routes())
         .merge(attempts::routes())
         .merge(test_sends::routes())
+        .merge(portal_access::routes())
         // Layers run last-added first: the token is checked before any body is read.
         .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/api/v1/health", get(health))
         .merge(protected)
@@ -93,27 +94,6 @@ pub async fn not_found() -> ApiError {
 
 async fn health() -> axum::http::StatusCode {
     axum::http::StatusCode::NO_CONTENT
-}
-
-async fn require_token(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    req: Request,
-    next: Next,
-) -> ApiResult<Response> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(t) if token::matches(&state.admin_token, t) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::new(ErrorCode::Unauthorized, "the bearer token is not valid")),
-        None => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "send the admin token as `Authorization: Bearer <token>`",
-        )),
-    }
 }
 
 /// Reads the whole body before the handler runs, within the size limit and the time limit,

@@ -10,3 +10,4 @@ pub mod applications;
 pub mod deliveries;
 pub mod endpoints;
 pub mod event_types;
+pub mod portal;

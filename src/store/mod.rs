@@ -390,6 +390,9 @@ pub trait Store: Send + Sync + 'static {
     /// The session with this id, unless it has expired at `now`.
     async fn get_session(&self, id: &str, now: i64) -> StoreResult<Session>;
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    /// Makes every session and portal token of the application expire by `at`; returns how
+    /// many were cut short.
+    async fn expire_app_sessions(&self, app_id: &str, at: i64) -> StoreResult<usize>;
 
     /// Wakes `wake` when another node makes deliveries due. A single-process backend has no
     /// other nodes, so by default this does nothing.

@@ -40,28 +40,39 @@ pub struct UiState {
     pub rotation_grace_ms: i64,
     /// How much of a form is read, and for how long.
     pub body: BodyLimits,
+    /// Origins whose pages may frame the portal (`console.frame_ancestors`).
+    pub frame_ancestors: Arc<[String]>,
 }
 
 /// The console's routes: everything outside `/api/`.
 pub fn router(state: UiState) -> Router {
+    let policy = content_policy(&state.frame_ancestors);
     pages::routes()
         .merge(assets::routes())
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(move |req, next| security_headers(policy.clone(), req, next)))
         .with_state(state)
 }
 
-/// No inline script or style, no framing, no sending forms elsewhere: an injected tag can
-/// neither run nor exfiltrate. Pages are per user, so nothing is cached.
-async fn security_headers(req: Request, next: Next) -> Response {
+/// No inline script or style, no sending forms elsewhere: an injected tag can neither run
+/// nor exfiltrate. No page may frame the console but the configured ones (which embed the
+/// portal); their origins were checked to be plain origins when the config was read.
+fn content_policy(frame_ancestors: &[String]) -> HeaderValue {
+    let ancestors = match frame_ancestors {
+        [] => "'none'".to_owned(),
+        origins => format!("'self' {}", origins.join(" ")),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self'; frame-ancestors {ancestors}; base-uri 'none'; object-src 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("frame-ancestors 'none'"))
+}
+
+/// Pages are per user, so nothing is cached.
+async fn security_headers(policy: HeaderValue, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        ),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));

@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::UiState;
 use super::error::{UiError, UiResult};
 use super::form::{self, Fields};
 use crate::model::time::now_ms;
-use crate::model::{Application, Session, ids};
+use crate::model::{Application, Session};
+use crate::security::credentials::{Kind, stored_id};
 use crate::security::token;
 
 pub const COOKIE: &str = "hookd_session";
@@ -68,7 +69,7 @@ impl FromRequestParts<UiState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &UiState) -> UiResult<Self> {
         let secret = cookie(&parts.headers, COOKIE).ok_or(UiError::SignIn)?;
-        match state.store.get_session(&session_id(&secret), now_ms()).await {
+        match state.store.get_session(&stored_id(Kind::Cookie, &secret), now_ms()).await {
             Ok(session) => Ok(Self { session, secret }),
             Err(crate::store::StoreError::NotFound(_)) => Err(UiError::SignIn),
             Err(e) => Err(e.into()),
@@ -133,32 +134,16 @@ pub fn same_origin(headers: &HeaderMap) -> UiResult<()> {
     Ok(())
 }
 
-/// A new session's cookie secret and the session to store for it.
-pub fn start(app_id: Option<String>, read_only: bool, lifetime_ms: i64) -> (String, Session) {
-    let mut bytes = [0u8; 32];
-    ids::fill_random(&mut bytes);
-    let secret = URL_SAFE_NO_PAD.encode(bytes);
-    let now = now_ms();
-    let session = Session {
-        id: session_id(&secret),
-        app_id,
-        read_only,
-        created_at: now,
-        expires_at: now + lifetime_ms,
-    };
-    (secret, session)
-}
-
-/// The `Set-Cookie` value that holds `secret` (or, with `None`, clears it).
-pub fn set_cookie(secret: Option<&str>, max_age_s: i64) -> String {
+/// The `Set-Cookie` value that holds `secret` (or, with `None`, clears it). An `embeddable`
+/// one (a portal session, when the portal may be framed) is `SameSite=None; Secure;
+/// Partitioned`: a strict cookie is not sent inside another site's frame, and a partitioned
+/// one is kept apart per embedding site. Its forms are still guarded by the CSRF token and
+/// the origin check.
+pub fn set_cookie(secret: Option<&str>, max_age_s: i64, embeddable: bool) -> String {
     let value = secret.unwrap_or("");
     let age = if secret.is_some() { max_age_s } else { 0 };
-    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={age}")
-}
-
-/// The store's key for a cookie secret.
-pub fn session_id(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    let site = if embeddable { "SameSite=None; Secure; Partitioned" } else { "SameSite=Strict" };
+    format!("{COOKIE}={value}; Path=/; HttpOnly; {site}; Max-Age={age}")
 }
 
 fn csrf_for(secret: &str) -> String {

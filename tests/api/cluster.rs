@@ -8,23 +8,8 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Process, TempDir, eventually};
+use crate::helpers::{Process, TempDir, eventually, fresh_schema};
 use crate::receiver::{Receiver, Reply};
-
-/// A fresh schema in `DATABASE_URL`'s database, and the URL that selects it.
-async fn fresh_schema() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL") else {
-        eprintln!("DATABASE_URL is not set: skipping the multi-node test");
-        return None;
-    };
-    let schema = hookd::model::ids::new_id("cluster_").to_lowercase();
-    let (client, connection) =
-        tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options=-csearch_path%3D{schema}"))
-}
 
 #[tokio::test]
 async fn three_nodes_one_killed_nothing_lost() {

@@ -131,3 +131,22 @@ async fn console_in_a_browser() {
     run_browser_script(&python, "console_flow.py", &env).await;
     assert!(receiver.received().len() >= 3, "test send, message and resend reached the receiver");
 }
+
+/// The application portal in Chromium: a link for one application, read-only, revoked.
+#[tokio::test]
+async fn portal_in_a_browser() {
+    let Some(python) = browser_python() else { return };
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let id = |v: serde_json::Value| v["id"].as_str().expect("id").to_owned();
+    let shop = id(app.post("/api/v1/app", json!({"name": "Shop", "uid": "shop"})).await.1);
+    let blog = id(app.post("/api/v1/app", json!({"name": "Blog", "uid": "blog"})).await.1);
+    let env = [
+        ("HOOKD_URL", app.base.as_str()),
+        ("HOOKD_TOKEN", TOKEN),
+        ("RECEIVER_URL", &receiver.url),
+        ("SHOP_ID", &shop),
+        ("BLOG_ID", &blog),
+    ];
+    run_browser_script(&python, "portal_flow.py", &env).await;
+}

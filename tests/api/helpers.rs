@@ -296,3 +296,19 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh schema in `DATABASE_URL`'s database, and the URL that selects it; `None` (with a
+/// note) when `DATABASE_URL` is not set, as in a bare `cargo test`.
+pub async fn fresh_schema() -> Option<String> {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        eprintln!("SKIPPED the PostgreSQL part: DATABASE_URL is not set (./scripts/test sets it)");
+        return None;
+    };
+    let schema = hookd::model::ids::new_id("test_").to_lowercase();
+    let (client, connection) =
+        tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{separator}options=-csearch_path%3D{schema}"))
+}

@@ -14,6 +14,7 @@ mod event_types;
 mod hardening;
 mod helpers;
 mod messages;
+mod portal;
 mod profiles;
 mod receiver;
 mod svix_sdk;

@@ -34,9 +34,14 @@ pub async fn sessions_expire_and_end(store: Arc<dyn Store>) {
     assert_eq!(store.get_session("old", now).await, Err(StoreError::NotFound("session")));
     store.delete_session("s1").await.unwrap();
     assert_eq!(store.get_session("s1", now).await, Err(StoreError::NotFound("session")));
-    store.delete_app(&a.id).await.unwrap();
+    store.insert_session(session("s3", Some(&a.id), now + 60_000)).await.unwrap();
+    assert_eq!(store.expire_app_sessions(&a.id, now - 1).await.unwrap(), 2);
+    assert_eq!(store.get_session("s3", now).await, Err(StoreError::NotFound("session")));
+    let b = store.insert_app(app("blog")).await.unwrap();
+    store.insert_session(session("s4", Some(&b.id), now + 60_000)).await.unwrap();
+    store.delete_app(&b.id).await.unwrap();
     assert_eq!(
-        store.get_session("s2", now).await,
+        store.get_session("s4", now).await,
         Err(StoreError::NotFound("session")),
         "a portal session ends with its application"
     );

@@ -272,6 +272,10 @@ impl Store for PgStore {
         sessions::delete(&self.client().await?, id).await
     }
 
+    async fn expire_app_sessions(&self, app_id: &str, at: i64) -> StoreResult<usize> {
+        sessions::expire_app(&self.client().await?, app_id, at).await
+    }
+
     fn watch_for_work(&self, wake: Arc<Notify>) {
         tokio::spawn(listen_for_work(self.config.clone(), wake));
     }

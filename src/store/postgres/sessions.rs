@@ -49,3 +49,18 @@ pub(super) async fn delete(c: &impl GenericClient, id: &str) -> StoreResult<()> 
     c.exec("DELETE FROM sessions WHERE id = $1", &[&id]).await.map_err(internal)?;
     Ok(())
 }
+
+pub(super) async fn expire_app(
+    c: &impl GenericClient,
+    app_id: &str,
+    at: i64,
+) -> StoreResult<usize> {
+    let changed = c
+        .exec(
+            "UPDATE sessions SET expires_at = $2 WHERE app_id = $1 AND expires_at > $2",
+            &[&app_id, &at],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(changed as usize)
+}

@@ -224,4 +224,9 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.writer.run(move |c| sessions::delete(c, &id)).await
     }
+
+    async fn expire_app_sessions(&self, app_id: &str, at: i64) -> StoreResult<usize> {
+        let app_id = app_id.to_owned();
+        self.writer.run(move |c| sessions::expire_app(c, &app_id, at)).await
+    }
 }

@@ -54,3 +54,9 @@ pub(super) fn delete(conn: &Connection, id: &str) -> StoreResult<()> {
         .map_err(internal)?;
     Ok(())
 }
+
+pub(super) fn expire_app(conn: &Connection, app_id: &str, at: i64) -> StoreResult<usize> {
+    conn.prepare_cached("UPDATE sessions SET expires_at = ?2 WHERE app_id = ?1 AND expires_at > ?2")
+        .and_then(|mut stmt| stmt.execute(params![app_id, at]))
+        .map_err(internal)
+}

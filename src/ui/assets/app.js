@@ -85,12 +85,24 @@ function inPlaceForms(root) {
   }
 }
 
+// The portal's entry: the link carries the token in its fragment (never sent to a server);
+// sign in with it, and take it out of the address bar and the history at once.
+function portalEntry(root) {
+  const form = root.querySelector("form[data-portal]");
+  const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (!form || !token) return;
+  history.replaceState(null, "", window.location.pathname);
+  form.querySelector("input[name=token]").value = token;
+  form.submit();
+}
+
 function enhance(root) {
   localTimes(root);
   copyButtons(root);
   headerRows(root);
   profileSettings(root);
   inPlaceForms(root);
+  portalEntry(root);
 }
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));

@@ -3,12 +3,14 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::{Chrome, Pager, app_for, back, page_query, render};
 use crate::error::ApiError;
 use crate::manage::applications::{self, ApplicationSpec};
+use crate::manage::portal;
 use crate::model::{Application, Metadata};
 use crate::ui::UiState;
 use crate::ui::error::UiResult;
@@ -26,6 +28,8 @@ pub fn routes() -> Router<UiState> {
         )
         .route("/apps/{app}/settings", get(settings).post(rename))
         .route("/apps/{app}/delete", post(remove))
+        .route("/apps/{app}/portal", post(grant_portal))
+        .route("/apps/{app}/portal/revoke", post(revoke_portal))
 }
 
 #[derive(Template)]
@@ -90,6 +94,8 @@ struct SettingsPage {
     chrome: Chrome,
     app: Application,
     error: Option<ApiError>,
+    /// A portal link just made, shown once.
+    portal_url: Option<String>,
 }
 
 async fn settings(
@@ -102,7 +108,7 @@ async fn settings(
     let app = app_for(&state, &viewer, &key).await?;
     let query = Fields::from_query(req.uri().query());
     let chrome = Chrome::new(&viewer, "Settings").in_app(&app, "settings").notice_from(&query);
-    render(&SettingsPage { chrome, app, error: None })
+    render(&SettingsPage { chrome, app, error: None, portal_url: None })
 }
 
 async fn rename(
@@ -122,7 +128,7 @@ async fn rename(
         Ok(app) => back(format!("/apps/{}/settings?done=saved", app.id)),
         Err(error) => {
             let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
-            render(&SettingsPage { chrome, app, error: Some(error) })
+            render(&SettingsPage { chrome, app, error: Some(error), portal_url: None })
         }
     }
 }
@@ -136,4 +142,32 @@ async fn remove(
     let app = app_for(&state, &form.viewer, &key).await?;
     state.store.delete_app(&app.id).await?;
     Ok(Redirect::to("/apps?done=deleted").into_response())
+}
+
+/// Makes a portal link for the application's own users and shows it once.
+async fn grant_portal(
+    State(state): State<UiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    form: Submitted,
+) -> UiResult<Response> {
+    form.viewer.require_admin()?;
+    let app = app_for(&state, &form.viewer, &key).await?;
+    let days: u64 = form.fields.get("days").parse().map_err(|_| super::bad_field("days"))?;
+    let read_only = form.fields.get("read_only") == "true";
+    let token = portal::grant(state.store.as_ref(), &app, Some(days * 86_400), read_only).await?;
+    let portal_url = Some(portal::entry_url(&headers, &token));
+    let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
+    render(&SettingsPage { chrome, app, error: None, portal_url })
+}
+
+async fn revoke_portal(
+    State(state): State<UiState>,
+    Path(key): Path<String>,
+    form: Submitted,
+) -> UiResult<Response> {
+    form.viewer.require_admin()?;
+    let app = app_for(&state, &form.viewer, &key).await?;
+    portal::revoke_all(state.store.as_ref(), &app.id, None).await?;
+    back(format!("/apps/{}/settings?done=revoked", app.id))
 }

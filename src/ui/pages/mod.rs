@@ -85,6 +85,9 @@ impl Chrome {
             ),
             "imported" => Some("Imported.".into()),
             "sent" => Some("Message accepted.".into()),
+            "revoked" => {
+                Some("Every portal link and portal session of this application has ended.".into())
+            }
             _ => None,
         };
         self

@@ -1,13 +1,17 @@
-//! Signing in with a token, and out.
+//! Signing in with a token, and out; and the portal's entry, which signs an application's
+//! user in with the portal token carried in the link's fragment.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::render;
+use crate::manage::portal;
+use crate::model::time::now_ms;
+use crate::security::credentials::{self, Kind};
 use crate::security::token;
 use crate::ui::UiState;
 use crate::ui::error::UiResult;
@@ -15,34 +19,51 @@ use crate::ui::form;
 use crate::ui::session::{self, LIFETIME_MS, Viewer};
 
 pub fn routes() -> Router<UiState> {
-    Router::new().route("/sign-in", get(form_page).post(sign_in)).route("/sign-out", post(sign_out))
+    Router::new()
+        .route("/sign-in", get(|| form_page(false)).post(sign_in))
+        .route("/portal", get(|| form_page(true)))
+        .route("/sign-out", post(sign_out))
 }
 
 #[derive(Template)]
 #[template(path = "ui/sign_in.html")]
 struct SignInPage {
     error: Option<&'static str>,
+    /// The portal's entry: the script signs in with the token in the link's fragment.
+    portal: bool,
 }
 
-async fn form_page() -> UiResult<Response> {
-    render(&SignInPage { error: None })
+async fn form_page(portal: bool) -> UiResult<Response> {
+    render(&SignInPage { error: None, portal })
 }
 
-/// The admin token opens the console. The session stores no token, only the hash of the
-/// cookie's own secret.
+/// The admin token opens the console; a portal token opens its application's portal, for
+/// as long as the token lasts (a working day at most). The session stores no token, only
+/// the hash of the cookie's own secret.
 async fn sign_in(State(state): State<UiState>, req: Request) -> UiResult<Response> {
     session::same_origin(req.headers())?;
     let fields = form::read(&state, req.into_body()).await?;
     let given = fields.get("token").trim();
-    if given.is_empty() || !token::matches(&state.admin_token, given) {
-        let page = SignInPage { error: Some("That token is not valid.") };
-        let mut res = render(&page)?;
-        *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    let opened = if !given.is_empty() && token::matches(&state.admin_token, given) {
+        Some((None, false, LIFETIME_MS))
+    } else {
+        portal::open(state.store.as_ref(), given).await?.map(|portal| {
+            let left = (portal.expires_at - now_ms()).min(LIFETIME_MS);
+            (portal.app_id, portal.read_only, left)
+        })
+    };
+    let Some((app_id, read_only, lifetime)) = opened else {
+        let mut res =
+            render(&SignInPage { error: Some("That token is not valid."), portal: false })?;
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(res);
-    }
-    let (secret, new) = session::start(None, false, LIFETIME_MS);
+    };
+    let to = app_id.as_ref().map_or("/".to_owned(), |app| format!("/apps/{app}/endpoints"));
+    let embeddable = app_id.is_some() && !state.frame_ancestors.is_empty();
+    let (secret, new) = credentials::issue(Kind::Cookie, app_id, read_only, lifetime);
     state.store.insert_session(new).await?;
-    Ok(signed_in(&secret, LIFETIME_MS / 1000, "/"))
+    let cookie = session::set_cookie(Some(&secret), lifetime / 1000, embeddable);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())
 }
 
 /// Ends the session in the store (a copied cookie stops working too) and in the browser.
@@ -54,11 +75,6 @@ async fn sign_out(
     let (parts, body) = req.into_parts();
     session::verified_form(&parts.headers, &state, body, &viewer).await?;
     state.store.delete_session(&viewer.session.id).await?;
-    let clear = session::set_cookie(None, 0);
+    let clear = session::set_cookie(None, 0, false);
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/sign-in")).into_response())
-}
-
-pub fn signed_in(secret: &str, max_age_s: i64, to: &str) -> Response {
-    let cookie = session::set_cookie(Some(secret), max_age_s);
-    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
 }

@@ -1,0 +1,89 @@
+//! Who is calling: the admin token, which may do everything, or a portal token, which may
+//! reach one application's routes only (others' answer 404, operator routes 403) and, when
+//! read-only, only read them.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::ApiState;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::manage::portal;
+use crate::model::Session;
+use crate::security::token;
+
+/// Routes a portal token may take besides its application's: reading the catalogue, which
+/// its endpoint forms choose from.
+const PORTAL_READABLE: &[&str] = &["/api/v1/event-type", "/api/v1/event-type/{name}"];
+
+pub async fn require_token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> ApiResult<Response> {
+    let given = bearer(&headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "send the admin token as `Authorization: Bearer <token>`",
+        )
+    })?;
+    if token::matches(&state.admin_token, given) {
+        return Ok(next.run(req).await);
+    }
+    match portal::open(state.store.as_ref(), given).await? {
+        Some(session) => {
+            let route = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+            let asked = Asked { method: req.method().clone(), route, path: req.uri().path() };
+            within_scope(&state, &session, asked).await?;
+            Ok(next.run(req).await)
+        }
+        None => Err(ApiError::new(ErrorCode::Unauthorized, "the bearer token is not valid")),
+    }
+}
+
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// What a request asks for, as far as scoping cares (owned parts: a request's body cannot
+/// be held across the store lookup).
+struct Asked<'a> {
+    method: Method,
+    route: &'a str,
+    path: &'a str,
+}
+
+/// Whether a portal session may make this request.
+async fn within_scope(state: &ApiState, session: &Session, asked: Asked<'_>) -> ApiResult<()> {
+    let reading = matches!(asked.method, Method::GET | Method::HEAD);
+    if session.read_only && !reading {
+        return Err(forbidden("this portal token is read-only"));
+    }
+    let route = asked.route;
+    if reading && PORTAL_READABLE.contains(&route) {
+        return Ok(());
+    }
+    if !route.starts_with("/api/v1/app/{app_id}") {
+        return Err(forbidden("a portal token reaches its own application's routes only"));
+    }
+    let named = asked.path.split('/').nth(4).unwrap_or("");
+    let own = session.app_id.as_deref().unwrap_or("");
+    match state.store.get_app(named).await {
+        Ok(app) if app.id == own => Ok(()),
+        // Another application is, for this token, not there at all.
+        Ok(_) | Err(crate::store::StoreError::NotFound(_)) => {
+            Err(ApiError::not_found("application"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn forbidden(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, detail)
+}
