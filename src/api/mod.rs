@@ -5,6 +5,7 @@ mod applications;
 mod attempts;
 mod auth;
 mod endpoint_settings;
+mod endpoint_stats;
 mod endpoints;
 mod event_types;
 pub mod extract;
@@ -53,6 +54,7 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
         .merge(event_types::routes())
         .merge(endpoints::routes())
         .merge(endpoint_settings::routes())
+        .merge(endpoint_stats::routes())
         .merge(messages::routes())
         .merge(attempts::routes())
         .merge(test_sends::routes())

@@ -273,6 +273,25 @@ pub struct Overview {
     pub pending: u64,
 }
 
+/// An endpoint's recent delivery figures: attempts per hour by outcome, and what is waiting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointStats {
+    /// Hours with attempts, oldest first; hours without any are left out.
+    pub hourly: Vec<HourCount>,
+    /// Deliveries waiting for their next attempt now.
+    pub pending: u64,
+    /// Deliveries being sent now.
+    pub sending: u64,
+}
+
+/// Attempts in the hour starting at `start` (ms).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HourCount {
+    pub start: i64,
+    pub success: u64,
+    pub fail: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

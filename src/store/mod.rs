@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::model::{
-    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+    Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
+    Session,
 };
 
 /// What can go wrong in the store, in terms the API can map to a status.
@@ -381,6 +382,14 @@ pub trait Store: Send + Sync + 'static {
     /// The dashboard's figures: messages accepted and deliveries finished since `since`
     /// (ms), deliveries pending now.
     async fn overview(&self, since: i64) -> StoreResult<Overview>;
+    /// The endpoint's attempts per hour from `since` until `until` (ms), and its deliveries
+    /// waiting or being sent now.
+    async fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since: i64,
+        until: i64,
+    ) -> StoreResult<EndpointStats>;
     /// Up to `limit` endpoints of any application that are failing or disabled, those
     /// failing longest first.
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>>;

@@ -11,6 +11,7 @@
 //! and from the console's own origin.
 
 mod assets;
+mod chart;
 mod error;
 mod form;
 mod pages;

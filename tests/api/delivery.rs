@@ -72,6 +72,14 @@ async fn fails_twice_then_succeeds_with_three_attempts_logged() {
     assert_eq!(codes, [(Some(2), Some(500)), (Some(2), Some(502)), (Some(0), Some(200))]);
     assert_eq!(attempts[0]["response"], "boom");
     app.delivery_becomes("a", &msg, "success").await;
+
+    let (status, stats) = app.get("/api/v1/app/a/endpoint/r/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    let figures = ["success", "fail", "pending", "sending"].map(|k| stats[k].as_u64());
+    assert_eq!(figures, [Some(1), Some(2), Some(0), Some(0)], "{stats}");
+    assert_eq!(stats["hourly"][0]["fail"], 2);
+    let (status, _) = app.get("/api/v1/app/a/endpoint/r/stats?since=2030-01-01T00:00:00Z").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "since after until");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use hookd::model::time::now_ms;
-use hookd::model::{Overview, Session};
+use hookd::model::{HourCount, Overview, Session};
 use hookd::store::{EndpointEffect, NextStep, Store, StoreError};
 
 use crate::backends::fixtures::{app, endpoint, message};
@@ -82,5 +82,12 @@ pub async fn overview_counts_the_last_day(store: Arc<dyn Store>) {
     assert_eq!(figures, Overview { messages: 3, succeeded: 1, failed: 1, pending: 1 });
     assert_eq!(store.overview(now + 60_000).await.unwrap().messages, 0);
     let unhealthy = store.list_unhealthy_endpoints(10).await.unwrap();
-    assert_eq!(unhealthy.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), [ep.id]);
+    assert_eq!(unhealthy.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), [ep.id.clone()]);
+
+    let stats = store.endpoint_stats(&ep.id, now - 60_000, now + 60_000).await.unwrap();
+    let hour = now / 3_600_000 * 3_600_000;
+    assert_eq!(stats.hourly, [HourCount { start: hour, success: 1, fail: 1 }]);
+    assert_eq!((stats.pending, stats.sending), (1, 0));
+    let later = store.endpoint_stats(&ep.id, now + 60_000, now + 120_000).await.unwrap();
+    assert!(later.hourly.is_empty());
 }

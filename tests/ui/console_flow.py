@@ -93,6 +93,8 @@ def sends_and_resends(page):
 def reads_the_attempt_log(page):
     page.get_by_role("link", name="Endpoints").click()
     page.get_by_role("link", name=RECEIVER).click()
+    expect(page.get_by_text("2 attempts succeeded, 0 failed.")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Last 24 hours"))).to_be_visible()
     row = page.locator("tr.ok").first
     expect(row).to_contain_text("200")
     page.get_by_text("Request and response").first.click()

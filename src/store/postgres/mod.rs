@@ -21,7 +21,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use self::util::internal;
 use crate::model::{
-    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+    Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
+    Session,
 };
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreError,
@@ -254,6 +255,15 @@ impl Store for PgStore {
 
     async fn overview(&self, since: i64) -> StoreResult<Overview> {
         overview::overview(&self.client().await?, since).await
+    }
+
+    async fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since: i64,
+        until: i64,
+    ) -> StoreResult<EndpointStats> {
+        overview::endpoint_stats(&self.client().await?, endpoint_id, since, until).await
     }
 
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {

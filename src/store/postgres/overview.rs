@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use super::rows;
 use super::util::{Cached, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
-use crate::model::{Endpoint, Overview};
+use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
 use crate::store::{StoreResult, columns};
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
@@ -39,4 +39,40 @@ pub(super) async fn unhealthy_endpoints(
     );
     let found = c.rows(&sql, &[&(limit as i64)]).await.map_err(internal)?;
     found.iter().map(rows::endpoint).collect::<Result<_, _>>().map_err(internal)
+}
+
+pub(super) async fn endpoint_stats(
+    c: &impl GenericClient,
+    endpoint_id: &str,
+    since: i64,
+    until: i64,
+) -> StoreResult<EndpointStats> {
+    let (first, end) = (lowest_id_at(ATTEMPT, since), lowest_id_at(ATTEMPT, until));
+    let hours = c
+        .rows(
+            "SELECT created_at / 3600000, count(*) FILTER (WHERE status = 0),
+                    count(*) FILTER (WHERE status <> 0) FROM attempts
+             WHERE endpoint_id = $1 AND id >= $2 AND id < $3 GROUP BY 1 ORDER BY 1",
+            &[&endpoint_id, &first, &end],
+        )
+        .await
+        .map_err(internal)?;
+    let hour = |row: &tokio_postgres::Row| -> Result<HourCount, tokio_postgres::Error> {
+        Ok(HourCount {
+            start: row.try_get::<_, i64>(0)? * 3_600_000,
+            success: row.try_get::<_, i64>(1)? as u64,
+            fail: row.try_get::<_, i64>(2)? as u64,
+        })
+    };
+    let hourly = hours.iter().map(hour).collect::<Result<_, _>>().map_err(internal)?;
+    let row = c
+        .row(
+            "SELECT count(*) FILTER (WHERE state = 1), count(*) FILTER (WHERE state = 3)
+             FROM deliveries WHERE endpoint_id = $1 AND state IN (1, 3)",
+            &[&endpoint_id],
+        )
+        .await
+        .map_err(internal)?;
+    let get = |i: usize| row.try_get::<_, i64>(i).map(|n| n as u64).map_err(internal);
+    Ok(EndpointStats { hourly, pending: get(0)?, sending: get(1)? })
 }

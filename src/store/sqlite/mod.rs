@@ -19,7 +19,8 @@ use async_trait::async_trait;
 
 use self::pool::{Readers, Writer, open_connection};
 use crate::model::{
-    Application, Attempt, DeliveryState, Endpoint, EventType, Message, Overview, Session,
+    Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
+    Session,
 };
 use crate::store::{
     Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreResult,
@@ -205,6 +206,16 @@ impl Store for SqliteStore {
 
     async fn overview(&self, since: i64) -> StoreResult<Overview> {
         self.readers.run(move |c| overview::overview(c, since)).await
+    }
+
+    async fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since: i64,
+        until: i64,
+    ) -> StoreResult<EndpointStats> {
+        let ep = endpoint_id.to_owned();
+        self.readers.run(move |c| overview::endpoint_stats(c, &ep, since, until)).await
     }
 
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use super::pool::internal;
 use super::rows::{self, ENDPOINT_COLUMNS};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
-use crate::model::{Endpoint, Overview};
+use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
 use crate::store::StoreResult;
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
@@ -45,4 +45,42 @@ pub(super) fn unhealthy_endpoints(conn: &Connection, limit: usize) -> StoreResul
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_map(params![limit as i64], rows::endpoint)?.collect())
         .map_err(internal)
+}
+
+pub(super) fn endpoint_stats(
+    conn: &Connection,
+    endpoint_id: &str,
+    since: i64,
+    until: i64,
+) -> StoreResult<EndpointStats> {
+    let (first, end) = (lowest_id_at(ATTEMPT, since), lowest_id_at(ATTEMPT, until));
+    let hourly = conn
+        .prepare_cached(
+            "SELECT created_at / 3600000, sum(status = 0), sum(status != 0) FROM attempts
+             WHERE endpoint_id = ?1 AND id >= ?2 AND id < ?3 GROUP BY 1 ORDER BY 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![endpoint_id, first, end], |row| {
+                Ok(HourCount {
+                    start: row.get::<_, i64>(0)? * 3_600_000,
+                    success: row.get::<_, i64>(1)? as u64,
+                    fail: row.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect()
+        })
+        .map_err(internal)?;
+    let (pending, sending) = conn
+        .prepare_cached(
+            "SELECT sum(state = 1), sum(state = 3) FROM deliveries
+             WHERE endpoint_id = ?1 AND state IN (1, 3)",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([endpoint_id], |row| {
+                Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
+            })
+        })
+        .map_err(internal)?;
+    let count = |n: Option<i64>| n.unwrap_or(0) as u64;
+    Ok(EndpointStats { hourly, pending: count(pending), sending: count(sending) })
 }

@@ -9,8 +9,10 @@ use axum::routing::{get, post};
 
 use super::{Chrome, Pager, back, endpoint_for, page_query, render, when};
 use crate::manage::{deliveries, endpoints};
+use crate::model::time::now_ms;
 use crate::model::{Application, Attempt, Endpoint, Message, TriggerType};
 use crate::ui::UiState;
+use crate::ui::chart::{self, Chart};
 use crate::ui::error::{UiError, UiResult};
 use crate::ui::form::Fields;
 use crate::ui::session::{Submitted, Viewer};
@@ -57,6 +59,7 @@ struct DetailPage {
     attempts: Vec<AttemptRow>,
     pager: Pager,
     grace_hours: i64,
+    chart: Chart,
 }
 
 impl DetailPage {
@@ -91,7 +94,10 @@ async fn detail(
         attempts.push(attempt_row(&state, &ep, attempt).await?);
     }
     let grace_hours = state.rotation_grace_ms / 3_600_000;
-    render(&DetailPage { chrome, app, ep, attempts, pager, grace_hours })
+    let now = now_ms();
+    let stats = state.store.endpoint_stats(&ep.id, now - chart::HOURS * 3_600_000, now).await?;
+    let chart = Chart::last_day(&stats, now);
+    render(&DetailPage { chrome, app, ep, attempts, pager, grace_hours, chart })
 }
 
 async fn attempt_row(state: &UiState, ep: &Endpoint, attempt: Attempt) -> UiResult<AttemptRow> {
