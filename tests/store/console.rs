@@ -82,7 +82,7 @@ pub async fn overview_counts_the_last_day(store: Arc<dyn Store>) {
     assert_eq!(figures, Overview { messages: 3, succeeded: 1, failed: 1, pending: 1 });
     assert_eq!(store.overview(now + 60_000).await.unwrap().messages, 0);
     let unhealthy = store.list_unhealthy_endpoints(10).await.unwrap();
-    assert_eq!(unhealthy.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), [ep.id.clone()]);
+    assert_eq!(unhealthy.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [ep.id.as_str()]);
 
     let stats = store.endpoint_stats(&ep.id, now - 60_000, now + 60_000).await.unwrap();
     let hour = now / 3_600_000 * 3_600_000;
