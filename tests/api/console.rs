@@ -150,3 +150,23 @@ async fn portal_in_a_browser() {
     ];
     run_browser_script(&python, "portal_flow.py", &env).await;
 }
+
+/// The portal inside another site's frame, allowed by `console.frame_ancestors`.
+#[tokio::test]
+async fn portal_embedded_in_another_site() {
+    let Some(python) = browser_python() else { return };
+    let embed_port =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let embedder = format!("http://localhost:{embed_port}");
+    let app = TestApp::spawn_with(|c| c.console.frame_ancestors = vec![embedder.clone()]).await;
+    app.create_app("shop").await;
+    let (_, access) = app.post("/api/v1/auth/app-portal-access/shop", json!({})).await;
+    let url = access["url"].as_str().expect("portal url");
+    let port = embed_port.to_string();
+    let env = [("HOOKD_URL", app.base.as_str()), ("PORTAL_URL", url), ("EMBED_PORT", &port)];
+    run_browser_script(&python, "embed_flow.py", &env).await;
+
+    let page = crate::browser::Console::new(&app.base).get("/sign-in").await;
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains(&format!("frame-ancestors 'self' {embedder};")), "{csp}");
+}

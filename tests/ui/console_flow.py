@@ -123,9 +123,13 @@ def deletes_with_confirmation(page):
     expect(page.get_by_text("No endpoints yet.")).to_be_visible()
 
 
-def signs_out(page):
+def views_the_dashboard(page):
     page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_text("Messages accepted")).to_be_visible()
     shot(page, "dashboard")
+
+
+def signs_out(page):
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/sign-in$"))
     page.goto(BASE + "/apps")
@@ -156,8 +160,8 @@ def main():
         page = new_page(b, timezone_id="Europe/Paris")
         for step in [signs_in, imports_a_catalogue, creates_an_application,
                      adds_a_mastodon_endpoint, tests_and_switches, sends_and_resends,
-                     reads_the_attempt_log, recovers_and_rotates, deletes_with_confirmation,
-                     signs_out]:
+                     reads_the_attempt_log, views_the_dashboard, recovers_and_rotates,
+                     deletes_with_confirmation, signs_out]:
             step(page)
             check(not page.errors, f"after {step.__name__}: page errors: {page.errors}")
         phone_width(b)
