@@ -126,6 +126,10 @@ async fn console_in_a_browser() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     receiver.script(vec![], Some(Reply::status(200).body("thanks from the receiver")));
+    // An endpoint nobody listens on, for the dashboard's list of failing endpoints.
+    app.create_app("ops").await;
+    app.create_endpoint("ops", json!({"url": "http://127.0.0.1:9/down"})).await;
+    app.send("ops", json!({"eventType": "ops.check", "payload": {}})).await;
     let env =
         [("HOOKD_URL", app.base.as_str()), ("HOOKD_TOKEN", TOKEN), ("RECEIVER_URL", &receiver.url)];
     run_browser_script(&python, "console_flow.py", &env).await;

@@ -116,7 +116,8 @@ def recovers_and_rotates(page):
 
 
 def deletes_with_confirmation(page):
-    page.get_by_role("link", name="Endpoints").click()
+    page.get_by_role("link", name="Applications").click()
+    page.get_by_role("link", name="Shop").click()
     page.get_by_text("Delete", exact=True).click()
     page.get_by_role("button", name="Yes, delete it").click()
     expect(page.get_by_role("status")).to_have_text("Deleted.")
@@ -126,6 +127,9 @@ def deletes_with_confirmation(page):
 def views_the_dashboard(page):
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_text("Messages accepted")).to_be_visible()
+    page.get_by_role("link", name="http://127.0.0.1:9/down").click()
+    expect(page.get_by_text("Failing since")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
     shot(page, "dashboard")
 
 
@@ -160,7 +164,7 @@ def main():
         page = new_page(b, timezone_id="Europe/Paris")
         for step in [signs_in, imports_a_catalogue, creates_an_application,
                      adds_a_mastodon_endpoint, tests_and_switches, sends_and_resends,
-                     reads_the_attempt_log, views_the_dashboard, recovers_and_rotates,
+                     reads_the_attempt_log, recovers_and_rotates, views_the_dashboard,
                      deletes_with_confirmation, signs_out]:
             step(page)
             check(not page.errors, f"after {step.__name__}: page errors: {page.errors}")
