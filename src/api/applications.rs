@@ -81,7 +81,7 @@ async fn create(
             }
         }
     }
-    let app = s.store.insert_app(input.apply(applications::blank())?).await?;
+    let app = applications::create(s.store.as_ref(), input).await?;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
@@ -99,12 +99,13 @@ async fn upsert(
     JsonBody(mut input): JsonBody<ApplicationSpec>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
     match s.store.get_app(&app_id).await {
-        Ok(current) => {
-            Ok((StatusCode::OK, Json(s.store.update_app(input.apply(current)?).await?.into())))
-        }
+        Ok(current) => Ok((
+            StatusCode::OK,
+            Json(applications::update(s.store.as_ref(), current, input).await?.into()),
+        )),
         Err(StoreError::NotFound(_)) => {
             input.uid.get_or_insert(app_id);
-            let app = s.store.insert_app(input.apply(applications::blank())?).await?;
+            let app = applications::create(s.store.as_ref(), input).await?;
             Ok((StatusCode::CREATED, Json(app.into())))
         }
         Err(e) => Err(e.into()),
@@ -122,7 +123,7 @@ async fn patch(
     merged.uid = p.uid.unwrap_or(merged.uid);
     merged.throttle_rate = p.throttle_rate.unwrap_or(merged.throttle_rate);
     merged.metadata = p.metadata.unwrap_or(merged.metadata);
-    Ok(Json(s.store.update_app(merged.apply(current)?).await?.into()))
+    Ok(Json(applications::update(s.store.as_ref(), current, merged).await?.into()))
 }
 
 async fn remove(State(s): State<ApiState>, Path(app_id): Path<String>) -> ApiResult<StatusCode> {

@@ -72,6 +72,10 @@ async fn within_scope(state: &ApiState, session: &Session, asked: Asked<'_>) -> 
     if !route.starts_with("/api/v1/app/{app_id}") {
         return Err(forbidden("a portal token reaches its own application's routes only"));
     }
+    if route == "/api/v1/app/{app_id}" && !reading {
+        // Renaming or deleting the application is the operator's, as in the console.
+        return Err(forbidden("a portal token may read its application, not change it"));
+    }
     let named = asked.path.split('/').nth(4).unwrap_or("");
     let own = session.app_id.as_deref().unwrap_or("");
     match state.store.get_app(named).await {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use crate::error::ApiResult;
 use crate::model::time::now_ms;
 use crate::model::{Application, Metadata, ids};
+use crate::store::Store;
 use crate::validate;
 
 /// An application as a user describes it (Svix's `ApplicationIn`).
@@ -45,6 +46,20 @@ impl ApplicationSpec {
         app.updated_at = now_ms();
         Ok(app)
     }
+}
+
+/// Creates an application from `spec`.
+pub async fn create(store: &dyn Store, spec: ApplicationSpec) -> ApiResult<Application> {
+    Ok(store.insert_app(spec.apply(blank())?).await?)
+}
+
+/// Replaces `current` by `spec`.
+pub async fn update(
+    store: &dyn Store,
+    current: Application,
+    spec: ApplicationSpec,
+) -> ApiResult<Application> {
+    Ok(store.update_app(spec.apply(current)?).await?)
 }
 
 /// A new application with a fresh id, to apply a spec over.

@@ -24,3 +24,18 @@ pub const MESSAGE: &str = "id, app_id, event_type, event_id, channels, tags, pay
 
 pub const ATTEMPT: &str = "id, msg_id, endpoint_id, url, response, response_status_code, \
      response_duration_ms, status, trigger_type, created_at";
+
+/// A `LIKE` pattern matching any text that contains `text`: its own `%`, `_` and `\\` are
+/// escaped (with `ESCAPE '\\'`), so they match themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

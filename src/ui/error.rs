@@ -16,6 +16,8 @@ pub enum UiError {
     Forbidden(String),
     NotFound,
     BadRequest(String),
+    /// A rule of the API refused it (a conflict, a bad value), with the API's status.
+    Refused(StatusCode, String),
     /// A fault inside hookd; the details go to the log only.
     Internal(String),
 }
@@ -40,7 +42,8 @@ impl From<ApiError> for UiError {
         match err.code {
             ErrorCode::NotFound => Self::NotFound,
             ErrorCode::Internal => Self::Internal(err.detail),
-            _ => Self::BadRequest(err.detail),
+            ErrorCode::Unauthorized | ErrorCode::Forbidden => Self::Forbidden(err.detail),
+            code => Self::Refused(code.status(), err.detail),
         }
     }
 }
@@ -60,6 +63,7 @@ impl IntoResponse for UiError {
                 (StatusCode::NOT_FOUND, "Not found", "There is nothing here, or it was deleted.")
             }
             Self::BadRequest(why) => (StatusCode::BAD_REQUEST, "That did not work", why.as_str()),
+            Self::Refused(status, why) => (*status, "That did not work", why.as_str()),
             Self::Internal(why) => {
                 tracing::error!(detail = %why, "console page failed");
                 let detail = "Something went wrong inside hookd; the details are in its log.";
@@ -67,7 +71,14 @@ impl IntoResponse for UiError {
             }
         };
         let page = ErrorPage { title, detail }.render().unwrap_or_else(|_| title.to_owned());
-        (status, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+        // Also outside the console's router (the fallback for unknown paths), so the page
+        // carries the console's policy itself.
+        let headers = [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'self'; frame-ancestors 'none'"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ];
+        (status, headers, Html(page)).into_response()
     }
 }
 

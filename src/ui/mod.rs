@@ -4,7 +4,7 @@
 //! buttons, forms sent in place). Pages call the same domain functions as the API
 //! ([`crate::manage`], the store's reads), so a rule exists once. Templates live in
 //! `templates/ui/` and are compiled into the binary by askama, which escapes every value by
-//! default (see docs/decisions/0006-console-templates.md).
+//! default (see docs/decisions/0006-console.md).
 //!
 //! Who may see what is decided in [`session`]: a session is the operator's or one
 //! application's (a portal session); a form is accepted only with its session's CSRF token
@@ -18,6 +18,7 @@ mod pages;
 mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::Request;
@@ -47,16 +48,38 @@ pub struct UiState {
 
 /// The console's routes: everything outside `/api/`.
 pub fn router(state: UiState) -> Router {
-    let policy = content_policy(&state.frame_ancestors);
+    let policies = Policies {
+        closed: content_policy(&[]),
+        embeddable: content_policy(&state.frame_ancestors),
+    };
     pages::routes()
         .merge(assets::routes())
-        .layer(middleware::from_fn(move |req, next| security_headers(policy.clone(), req, next)))
+        .layer(middleware::from_fn(move |req, next| security_headers(policies.clone(), req, next)))
         .with_state(state)
 }
 
+/// Whether this response may be framed by the configured sites: the portal's own pages
+/// (its entry, signing in, and any page of a portal session) may; the operator's never.
+/// The session is known only once the handler's [`session::Viewer`] is read, so the
+/// middleware hands this flag down in the request and reads it back.
+#[derive(Clone, Default)]
+pub struct FramePolicy(Arc<AtomicBool>);
+
+impl FramePolicy {
+    pub fn allow_embedding(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+struct Policies {
+    closed: HeaderValue,
+    embeddable: HeaderValue,
+}
+
 /// No inline script or style, no sending forms elsewhere: an injected tag can neither run
-/// nor exfiltrate. No page may frame the console but the configured ones (which embed the
-/// portal); their origins were checked to be plain origins when the config was read.
+/// nor exfiltrate. No page may frame the console but the configured sites, and those only
+/// the portal; their origins were checked to be plain origins when the config was read.
 fn content_policy(frame_ancestors: &[String]) -> HeaderValue {
     let ancestors = match frame_ancestors {
         [] => "'none'".to_owned(),
@@ -70,8 +93,17 @@ fn content_policy(frame_ancestors: &[String]) -> HeaderValue {
 }
 
 /// Pages are per user, so nothing is cached.
-async fn security_headers(policy: HeaderValue, req: Request, next: Next) -> Response {
+async fn security_headers(policies: Policies, mut req: Request, next: Next) -> Response {
+    let frame = FramePolicy::default();
+    if matches!(req.uri().path(), "/portal" | "/sign-in") {
+        frame.allow_embedding();
+    }
+    req.extensions_mut().insert(frame.clone());
     let mut res = next.run(req).await;
+    let policy = match frame.0.load(Ordering::Relaxed) {
+        true => policies.embeddable,
+        false => policies.closed,
+    };
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, policy);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -70,7 +70,14 @@ impl FromRequestParts<UiState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &UiState) -> UiResult<Self> {
         let secret = cookie(&parts.headers, COOKIE).ok_or(UiError::SignIn)?;
         match state.store.get_session(&stored_id(Kind::Cookie, &secret), now_ms()).await {
-            Ok(session) => Ok(Self { session, secret }),
+            Ok(session) => {
+                if session.app_id.is_some() {
+                    if let Some(frame) = parts.extensions.get::<super::FramePolicy>() {
+                        frame.allow_embedding();
+                    }
+                }
+                Ok(Self { session, secret })
+            }
             Err(crate::store::StoreError::NotFound(_)) => Err(UiError::SignIn),
             Err(e) => Err(e.into()),
         }
@@ -114,35 +121,58 @@ pub async fn verified_form(
     Ok(fields)
 }
 
-/// Refuses a request a browser marks as sent from another site or origin. Browsers send
-/// `Sec-Fetch-Site` or `Origin` with every form post; a client that sends neither is not a
-/// browser acting for someone, and still needs the CSRF token.
+/// Refuses a request a browser marks as sent from another site or origin. Current browsers
+/// send `Sec-Fetch-Site` with every request, and it decides; older ones send `Origin` with
+/// form posts, compared with the host the browser addressed (`X-Forwarded-Host` behind a
+/// proxy that rewrites `Host`). A client that sends neither is not a browser acting for
+/// someone, and still needs the CSRF token.
 pub fn same_origin(headers: &HeaderMap) -> UiResult<()> {
     let refused = || UiError::Forbidden("Forms are accepted from this console only.".into());
-    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
-        if !matches!(site, "same-origin" | "none") {
-            return Err(refused());
-        }
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(refused()),
+        };
     }
-    if let Some(origin) = text(header::ORIGIN) {
+    if let Some(origin) = text("origin") {
         let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-        if Some(authority) != text(header::HOST) {
+        let addressed = text("x-forwarded-host").or_else(|| text("host"));
+        if Some(authority) != addressed {
             return Err(refused());
         }
     }
     Ok(())
 }
 
-/// The `Set-Cookie` value that holds `secret` (or, with `None`, clears it). An `embeddable`
-/// one (a portal session, when the portal may be framed) is `SameSite=None; Secure;
-/// Partitioned`: a strict cookie is not sent inside another site's frame, and a partitioned
-/// one is kept apart per embedding site. Its forms are still guarded by the CSRF token and
-/// the origin check.
-pub fn set_cookie(secret: Option<&str>, max_age_s: i64, embeddable: bool) -> String {
+/// How a session's cookie is set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CookieKind {
+    /// A portal session when the portal may be framed: `SameSite=None; Secure; Partitioned`,
+    /// since a strict cookie is not sent inside another site's frame, and a partitioned one
+    /// is kept apart per embedding site. Its forms are still guarded by the CSRF token and
+    /// the origin check.
+    pub embeddable: bool,
+    /// The browser came over HTTPS (`X-Forwarded-Proto: https` from a TLS proxy): `Secure`.
+    pub https: bool,
+}
+
+impl CookieKind {
+    pub fn of(headers: &HeaderMap, embeddable: bool) -> Self {
+        let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes() == b"https");
+        Self { embeddable, https }
+    }
+}
+
+/// The `Set-Cookie` value that holds `secret` (or, with `None`, clears it).
+pub fn set_cookie(secret: Option<&str>, max_age_s: i64, kind: CookieKind) -> String {
     let value = secret.unwrap_or("");
-    let age = if secret.is_some() { max_age_s } else { 0 };
-    let site = if embeddable { "SameSite=None; Secure; Partitioned" } else { "SameSite=Strict" };
+    let age = if secret.is_some() { max_age_s.max(1) } else { 0 };
+    let site = match kind {
+        CookieKind { embeddable: true, .. } => "SameSite=None; Secure; Partitioned",
+        CookieKind { https: true, .. } => "SameSite=Strict; Secure",
+        _ => "SameSite=Strict",
+    };
     format!("{COOKIE}={value}; Path=/; HttpOnly; {site}; Max-Age={age}")
 }
 

@@ -65,6 +65,70 @@ async fn forms_from_another_origin_or_without_the_csrf_token_are_refused() {
     assert_eq!(app.get("/api/v1/app/evil").await.0, StatusCode::OK);
 }
 
+async fn portal_token(app: &TestApp, read_only: bool) -> String {
+    let body = json!({"readOnly": read_only});
+    let (_, access) = app.post("/api/v1/auth/app-portal-access/shop", body).await;
+    access["token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn a_portal_session_sees_its_application_only() {
+    let app = TestApp::spawn().await;
+    let id = |v: serde_json::Value| v["id"].as_str().expect("id").to_owned();
+    let shop = id(app.post("/api/v1/app", json!({"name": "Shop", "uid": "shop"})).await.1);
+    let blog = id(app.post("/api/v1/app", json!({"name": "Blog", "uid": "blog"})).await.1);
+    let blog_ep = app.create_endpoint("blog", json!({"url": "https://example.com/b"})).await;
+    let portal = Console::signed_in(&app.base, &portal_token(&app, false).await).await;
+    let start = portal.get("/").await;
+    assert_eq!(start.header("location"), format!("/apps/{shop}/endpoints"));
+    assert_eq!(portal.get(&format!("/apps/{shop}/endpoints")).await.status, StatusCode::OK);
+    for path in [
+        format!("/apps/{blog}/endpoints"),
+        format!("/apps/{blog}/endpoints/{blog_ep}"),
+        format!("/apps/{shop}/endpoints/{blog_ep}"),
+        format!("/apps/{blog}/messages"),
+    ] {
+        assert_eq!(portal.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in ["/apps", "/event-types", &format!("/apps/{shop}/settings")] {
+        assert_eq!(portal.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let csrf = portal.get(&format!("/apps/{shop}/endpoints")).await.csrf();
+    let delete_other = format!("/apps/{blog}/endpoints/{blog_ep}/delete");
+    assert_eq!(
+        portal.post(&delete_other, &[("csrf", &csrf)], &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let rename = [("csrf", csrf.as_str()), ("name", "Mine")];
+    let renamed = portal.post(&format!("/apps/{shop}/settings"), &rename, &[]).await;
+    assert_eq!(renamed.status, StatusCode::FORBIDDEN);
+
+    let reader = Console::signed_in(&app.base, &portal_token(&app, true).await).await;
+    let page = reader.get(&format!("/apps/{shop}/endpoints")).await;
+    assert!(!page.html.contains("Add endpoint"), "a read-only portal offers no changes");
+    let csrf = page.csrf();
+    let form = [("csrf", csrf.as_str()), ("url", "https://example.com/x")];
+    let created = reader.post(&format!("/apps/{shop}/endpoints/new"), &form, &[]).await;
+    assert_eq!(created.status, StatusCode::FORBIDDEN);
+
+    let entry = portal.get("/portal").await;
+    assert!(entry.html.contains("signed in already") && entry.html.contains("data-portal=\"ask\""));
+}
+
+#[tokio::test]
+async fn forms_behind_a_proxy_that_rewrites_the_host_are_accepted() {
+    let app = TestApp::spawn().await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let csrf = console.get("/apps").await.csrf();
+    let form = [("csrf", csrf.as_str()), ("name", "Proxied"), ("uid", "proxied")];
+    let proxied = [("origin", "https://hookd.example"), ("x-forwarded-host", "hookd.example")];
+    assert_eq!(console.post("/apps", &form, &proxied).await.status, StatusCode::SEE_OTHER);
+    let fetch = [("origin", "http://evil.example"), ("sec-fetch-site", "same-origin")];
+    let answer =
+        console.post("/apps", &[("csrf", &csrf), ("name", "B"), ("uid", "b")], &fetch).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "Sec-Fetch-Site decides when present");
+}
+
 #[tokio::test]
 async fn what_users_typed_is_shown_as_text_under_a_strict_policy() {
     let app = TestApp::spawn().await;
@@ -111,7 +175,7 @@ async fn failures_are_pages_with_fitting_statuses() {
     let csrf = form_page.csrf();
     let bad = [("csrf", csrf.as_str()), ("url", "ftp://example.com"), ("profile", "standard")];
     let page = console.post(&format!("/apps/{shop}/endpoints/new"), &bad, &[]).await;
-    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "the API's status too");
     assert!(
         page.html
             .contains("class=\"field-error\" id=\"url-error\">url must be an absolute http(s) URL"),
@@ -173,4 +237,7 @@ async fn portal_embedded_in_another_site() {
     let page = crate::browser::Console::new(&app.base).get("/sign-in").await;
     let csp = page.header("content-security-policy");
     assert!(csp.contains(&format!("frame-ancestors 'self' {embedder};")), "{csp}");
+    let operator = Console::signed_in(&app.base, TOKEN).await.get("/apps").await;
+    let csp = operator.header("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "operator pages are never framed: {csp}");
 }

@@ -55,6 +55,16 @@ async fn scoping(app: TestApp) {
     for path in ["/api/v1/app/blog", "/api/v1/app/blog/endpoint", "/api/v1/app/nope/endpoint"] {
         assert_eq!(status(&shop, Method::GET, path, None).await, StatusCode::NOT_FOUND, "{path}");
     }
+    assert_eq!(status(&shop, Method::GET, "/api/v1/app/shop", None).await, StatusCode::OK);
+    let rename = Some(json!({"name": "Mine now"}));
+    assert_eq!(
+        status(&shop, Method::PATCH, "/api/v1/app/shop", rename).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&shop, Method::DELETE, "/api/v1/app/shop", None).await,
+        StatusCode::FORBIDDEN
+    );
     let other = format!("/api/v1/app/blog/endpoint/{blog_ep}");
     assert_eq!(status(&shop, Method::DELETE, &other, None).await, StatusCode::NOT_FOUND);
     let operator: [(Method, &str, Option<Value>); 5] = [

@@ -66,7 +66,7 @@ pub(super) async fn search_apps(
          ORDER BY name, id LIMIT $3",
         columns::APP
     );
-    let pattern = crate::store::contains_pattern(text);
+    let pattern = crate::store::columns::contains_pattern(text);
     let found = c.rows(&sql, &[&pattern, &text, &(limit as i64)]).await.map_err(internal)?;
     found.iter().map(rows::app).collect::<Result<_, _>>().map_err(internal)
 }

@@ -64,7 +64,7 @@ pub(super) fn search_apps(
          WHERE name LIKE ?1 ESCAPE '\\' OR uid LIKE ?1 ESCAPE '\\' OR id = ?2
          ORDER BY name, id LIMIT ?3"
     );
-    let pattern = crate::store::contains_pattern(text);
+    let pattern = crate::store::columns::contains_pattern(text);
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| {
             stmt.query_map(params![pattern, text, limit as i64], rows::app)?.collect()

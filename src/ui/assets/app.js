@@ -93,7 +93,8 @@ function portalEntry(root) {
   if (!form || !token) return;
   history.replaceState(null, "", window.location.pathname);
   form.querySelector("input[name=token]").value = token;
-  form.submit();
+  // Someone signed in already confirms with the button; otherwise sign in at once.
+  if (form.dataset.portal === "auto") form.submit();
 }
 
 function enhance(root) {

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use super::{Chrome, Pager, app_for, back, page_query, render};
+use super::{Chrome, Pager, app_for, back, page_query, render, render_refused};
 use crate::error::ApiError;
 use crate::manage::applications::{self, ApplicationSpec};
 use crate::manage::portal;
@@ -20,12 +20,7 @@ use crate::ui::session::{Submitted, Viewer};
 pub fn routes() -> Router<UiState> {
     Router::new()
         .route("/apps", get(list).post(create))
-        .route(
-            "/apps/{app}",
-            get(|Path(app): Path<String>| async move {
-                Redirect::to(&format!("/apps/{app}/endpoints"))
-            }),
-        )
+        .route("/apps/{app}", get(open))
         .route("/apps/{app}/settings", get(settings).post(rename))
         .route("/apps/{app}/delete", post(remove))
         .route("/apps/{app}/portal", post(grant_portal))
@@ -64,28 +59,31 @@ async fn create(State(state): State<UiState>, form: Submitted) -> UiResult<Respo
     form.viewer.require_admin()?;
     let (name, uid) = (form.fields.get("name").trim().to_owned(), form.fields.opt("uid"));
     let spec = ApplicationSpec { name, uid, throttle_rate: None, metadata: Metadata::new() };
-    let saved = match spec.apply(applications::blank()) {
-        Ok(app) => state.store.insert_app(app).await.map_err(ApiError::from),
-        Err(e) => Err(e),
-    };
-    match saved {
+    match applications::create(state.store.as_ref(), spec).await {
         Ok(app) => back(format!("/apps/{}/endpoints?done=created", app.id)),
         Err(error) => {
             let page = state.store.list_apps(page_query(&Fields::default())).await?;
             let draft = (form.fields.get("name").into(), form.fields.get("uid").into());
             let chrome = Chrome::new(&form.viewer, "Applications");
             let pager = Pager::none();
+            let status = error.code.status();
             let error = Some(error);
-            render(&AppsPage {
-                chrome,
-                search: String::new(),
-                apps: page.items,
-                pager,
-                draft,
-                error,
-            })
+            render_refused(
+                &AppsPage { chrome, search: String::new(), apps: page.items, pager, draft, error },
+                status,
+            )
         }
     }
+}
+
+/// An application opens on its endpoints.
+async fn open(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+) -> UiResult<Response> {
+    let app = app_for(&state, &viewer, &key).await?;
+    back(format!("/apps/{}/endpoints", app.id))
 }
 
 #[derive(Template)]
@@ -120,15 +118,15 @@ async fn rename(
     let app = app_for(&state, &form.viewer, &key).await?;
     let mut spec = ApplicationSpec::of(&app);
     spec.name = form.fields.get("name").trim().to_owned();
-    let saved = match spec.apply(app.clone()) {
-        Ok(changed) => state.store.update_app(changed).await.map_err(ApiError::from),
-        Err(e) => Err(e),
-    };
-    match saved {
+    match applications::update(state.store.as_ref(), app.clone(), spec).await {
         Ok(app) => back(format!("/apps/{}/settings?done=saved", app.id)),
         Err(error) => {
             let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
-            render(&SettingsPage { chrome, app, error: Some(error), portal_url: None })
+            let status = error.code.status();
+            render_refused(
+                &SettingsPage { chrome, app, error: Some(error), portal_url: None },
+                status,
+            )
         }
     }
 }
@@ -154,8 +152,9 @@ async fn grant_portal(
     form.viewer.require_admin()?;
     let app = app_for(&state, &form.viewer, &key).await?;
     let days: u64 = form.fields.get("days").parse().map_err(|_| super::bad_field("days"))?;
+    let expiry = days.checked_mul(86_400).ok_or_else(|| super::bad_field("days"))?;
     let read_only = form.fields.get("read_only") == "true";
-    let token = portal::grant(state.store.as_ref(), &app, Some(days * 86_400), read_only).await?;
+    let token = portal::grant(state.store.as_ref(), &app, Some(expiry), read_only).await?;
     let portal_url = Some(portal::entry_url(&headers, &token));
     let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
     render(&SettingsPage { chrome, app, error: None, portal_url })

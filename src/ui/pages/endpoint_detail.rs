@@ -132,8 +132,9 @@ async fn rotate(
             .ok_or_else(|| UiError::BadRequest("the grace period is 0 to 720 hours".into()))?,
         None => state.rotation_grace_ms / 3_600_000,
     };
+    let ep_id = ep.id.clone();
     endpoints::rotate_secret(state.store.as_ref(), ep, None, hours * 3_600_000).await?;
-    back(format!("/apps/{}/endpoints/{}?done=rotated", app.id, ep_key))
+    back(format!("/apps/{}/endpoints/{ep_id}?done=rotated", app.id))
 }
 
 /// `since` comes from a `datetime-local` field, in the browser's local time; the script

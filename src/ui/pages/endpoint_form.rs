@@ -267,8 +267,9 @@ async fn submit(
             render(&shown)
         }
         Err(error) => {
+            let status = error.code.status();
             shown.error = Some(error);
-            render(&shown)
+            super::render_refused(&shown, status)
         }
     }
 }

@@ -94,11 +94,12 @@ async fn switch(
     form: Submitted,
 ) -> UiResult<Response> {
     let (app, ep) = endpoint_for(&state, &form.viewer, &key, &ep_key).await?;
+    let ep_id = ep.id.clone();
     let enable = form.fields.get("enabled") == "true";
     endpoints::set_enabled(state.store.as_ref(), &app, ep, enable).await?;
     let done = if enable { "enabled" } else { "disabled" };
     let page = match form.fields.get("from") {
-        "detail" => format!("{}/{}", list_href(&app), ep_key),
+        "detail" => format!("{}/{}", list_href(&app), ep_id),
         _ => list_href(&app),
     };
     back(format!("{page}?done={done}"))

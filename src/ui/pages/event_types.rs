@@ -68,8 +68,9 @@ async fn add(State(state): State<UiState>, form: Submitted) -> UiResult<Response
             let chrome = Chrome::new(&form.viewer, "Event types");
             let mut page = catalogue_page(&state, chrome, &Fields::default()).await?;
             page.draft = (form.fields.get("name").into(), form.fields.get("description").into());
+            let status = error.code.status();
             page.error = Some(error);
-            render(&page)
+            super::render_refused(&page, status)
         }
     }
 }

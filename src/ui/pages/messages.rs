@@ -101,8 +101,9 @@ async fn send(
         Err(error) => {
             let chrome = Chrome::new(&form.viewer, "Messages").in_app(&app, "messages");
             let mut page = messages_page(&state, chrome, app, Fields::default()).await?;
+            let status = error.code.status();
             (page.draft, page.error) = ((event_type.into(), payload.into()), Some(error));
-            render(&page)
+            super::render_refused(&page, status)
         }
     }
 }
@@ -162,6 +163,7 @@ async fn resend(
     form: Submitted,
 ) -> UiResult<Response> {
     let app = app_for(&state, &form.viewer, &key).await?;
-    deliveries::resend(state.store.as_ref(), &state.ingest, &app.id, &msg_key, &ep_key).await?;
-    back(format!("/apps/{}/messages/{}?done=resent", app.id, msg_key))
+    let message = state.store.get_message(&app.id, &msg_key).await?;
+    deliveries::resend(state.store.as_ref(), &state.ingest, &app.id, &message.id, &ep_key).await?;
+    back(format!("/apps/{}/messages/{}?done=resent", app.id, message.id))
 }

@@ -98,6 +98,12 @@ pub fn render(page: &impl Template) -> UiResult<Response> {
     Ok(Html(page.render()?).into_response())
 }
 
+/// A form shown again with the error a rule met, answered with that error's status (422
+/// for a bad value, 409 for a conflict), as the API would.
+pub fn render_refused(page: &impl Template, status: axum::http::StatusCode) -> UiResult<Response> {
+    Ok((status, Html(page.render()?)).into_response())
+}
+
 /// After a change: back to a page (303, so a reload does not post again).
 pub fn back(to: String) -> UiResult<Response> {
     Ok(Redirect::to(&to).into_response())

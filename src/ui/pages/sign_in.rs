@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,12 +16,12 @@ use crate::security::token;
 use crate::ui::UiState;
 use crate::ui::error::UiResult;
 use crate::ui::form;
-use crate::ui::session::{self, LIFETIME_MS, Viewer};
+use crate::ui::session::{self, CookieKind, LIFETIME_MS, Viewer};
 
 pub fn routes() -> Router<UiState> {
     Router::new()
-        .route("/sign-in", get(|| form_page(false)).post(sign_in))
-        .route("/portal", get(|| form_page(true)))
+        .route("/sign-in", get(form_page).post(sign_in))
+        .route("/portal", get(portal_page))
         .route("/sign-out", post(sign_out))
 }
 
@@ -31,10 +31,19 @@ struct SignInPage {
     error: Option<&'static str>,
     /// The portal's entry: the script signs in with the token in the link's fragment.
     portal: bool,
+    /// Someone is signed in already: the portal link signs in only if they confirm, so a
+    /// link cannot swap a signed-in person's session for another application's unseen.
+    switching: bool,
 }
 
-async fn form_page(portal: bool) -> UiResult<Response> {
-    render(&SignInPage { error: None, portal })
+async fn form_page() -> UiResult<Response> {
+    render(&SignInPage { error: None, portal: false, switching: false })
+}
+
+async fn portal_page(State(state): State<UiState>, req: Request) -> UiResult<Response> {
+    let (mut parts, _) = req.into_parts();
+    let signed_in = Viewer::from_request_parts(&mut parts, &state).await.is_ok();
+    render(&SignInPage { error: None, portal: true, switching: signed_in })
 }
 
 /// The admin token opens the console; a portal token opens its application's portal, for
@@ -42,6 +51,7 @@ async fn form_page(portal: bool) -> UiResult<Response> {
 /// the hash of the cookie's own secret.
 async fn sign_in(State(state): State<UiState>, req: Request) -> UiResult<Response> {
     session::same_origin(req.headers())?;
+    let https = CookieKind::of(req.headers(), false).https;
     let fields = form::read(&state, req.into_body()).await?;
     let given = fields.get("token").trim();
     let opened = if !given.is_empty() && token::matches(&state.admin_token, given) {
@@ -53,8 +63,9 @@ async fn sign_in(State(state): State<UiState>, req: Request) -> UiResult<Respons
         })
     };
     let Some((app_id, read_only, lifetime)) = opened else {
-        let mut res =
-            render(&SignInPage { error: Some("That token is not valid."), portal: false })?;
+        let page =
+            SignInPage { error: Some("That token is not valid."), portal: false, switching: false };
+        let mut res = render(&page)?;
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(res);
     };
@@ -62,7 +73,8 @@ async fn sign_in(State(state): State<UiState>, req: Request) -> UiResult<Respons
     let embeddable = app_id.is_some() && !state.frame_ancestors.is_empty();
     let (secret, new) = credentials::issue(Kind::Cookie, app_id, read_only, lifetime);
     state.store.insert_session(new).await?;
-    let cookie = session::set_cookie(Some(&secret), lifetime / 1000, embeddable);
+    let kind = CookieKind { embeddable, https };
+    let cookie = session::set_cookie(Some(&secret), (lifetime + 999) / 1000, kind);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())
 }
 
@@ -75,6 +87,7 @@ async fn sign_out(
     let (parts, body) = req.into_parts();
     session::verified_form(&parts.headers, &state, body, &viewer).await?;
     state.store.delete_session(&viewer.session.id).await?;
-    let clear = session::set_cookie(None, 0, false);
+    let embeddable = viewer.session.app_id.is_some() && !state.frame_ancestors.is_empty();
+    let clear = session::set_cookie(None, 0, CookieKind::of(&parts.headers, embeddable));
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/sign-in")).into_response())
 }
