@@ -241,3 +241,29 @@ async fn portal_embedded_in_another_site() {
     let csp = operator.header("content-security-policy");
     assert!(csp.contains("frame-ancestors 'none'"), "operator pages are never framed: {csp}");
 }
+
+#[tokio::test]
+async fn long_lists_page_by_cursor_and_applications_are_searched() {
+    let app = TestApp::spawn().await;
+    for i in 0..52 {
+        app.post(
+            "/api/v1/app",
+            json!({"name": format!("App {i:02}"), "uid": format!("app-{i:02}")}),
+        )
+        .await;
+    }
+    app.post("/api/v1/app", json!({"name": "Shop Europe", "uid": "shop-eu"})).await;
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let first = console.get("/apps").await;
+    assert_eq!(first.html.matches("<td><a href=\"/apps/").count(), 50, "a page holds 50");
+    let marker = "href=\"?after=";
+    let start = first.html.find(marker).expect("a Next page link") + "href=\"".len();
+    let next = &first.html[start..start + first.html[start..].find('"').unwrap()];
+    let second = console.get(&format!("/apps{next}")).await;
+    assert_eq!(second.html.matches("<td><a href=\"/apps/").count(), 3);
+    assert!(second.html.contains("First page") && !second.html.contains("Next page"));
+
+    let found = console.get("/apps?q=europe").await;
+    assert_eq!(found.html.matches("<td><a href=\"/apps/").count(), 1);
+    assert!(found.html.contains("Shop Europe"));
+}

@@ -12,6 +12,7 @@ import uuid
 
 from standardwebhooks import Webhook
 from svix.api import (
+    AppPortalAccessIn,
     ApplicationIn, EndpointIn, EventTypeIn, MessageGetOptions, MessageIn,
     MessageListOptions, Svix, SvixOptions,
 )
@@ -69,6 +70,18 @@ def main() -> None:
         assert (a.msg_id, a.endpoint_id, a.url) == (msg.id, ep.id, hook_url), a
     if require_attempt:
         assert attempts, "no delivery attempt recorded"
+
+    # --- portal access: a token scoped to this application, usable by the SDK itself ---
+    access = svix.authentication.app_portal_access(
+        app.id, AppPortalAccessIn(expiry=3600, readOnly=True))
+    assert "/portal#token=" in access.url and access.token.startswith("hkp_"), access
+    portal = Svix(access.token, SvixOptions(server_url=os.environ["HOOKD_URL"], retry_schedule=[]))
+    assert [e.id for e in portal.endpoint.list(app.id).data] == [ep.id]
+    try:
+        portal.application.list()
+        raise AssertionError("a portal token listed the applications")
+    except HttpError as e:
+        assert e.status_code == 403, e.status_code
 
     # --- cleanup (also checks delete + JSON error body on 404) ---
     svix.endpoint.delete(app.id, ep.id)
