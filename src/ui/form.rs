@@ -51,6 +51,18 @@ impl Fields {
     }
 }
 
+/// A page's query string, as an extractor.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Fields {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_query(parts.uri.query()))
+    }
+}
+
 /// Reads a form body within the server's size and time limits.
 pub async fn read(state: &UiState, body: Body) -> Result<Fields, UiError> {
     let read = axum::body::to_bytes(body, state.body.max_size);

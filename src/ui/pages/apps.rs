@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -39,9 +39,8 @@ struct AppsPage {
     error: Option<ApiError>,
 }
 
-async fn list(State(state): State<UiState>, viewer: Viewer, req: Request) -> UiResult<Response> {
+async fn list(State(state): State<UiState>, viewer: Viewer, query: Fields) -> UiResult<Response> {
     viewer.require_admin()?;
-    let query = Fields::from_query(req.uri().query());
     let chrome = Chrome::new(&viewer, "Applications").notice_from(&query);
     let search = query.get("q").trim().to_owned();
     let (apps, pager) = if search.is_empty() {
@@ -100,11 +99,10 @@ async fn settings(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(key): Path<String>,
-    req: Request,
+    query: Fields,
 ) -> UiResult<Response> {
     viewer.require_admin()?;
     let app = app_for(&state, &viewer, &key).await?;
-    let query = Fields::from_query(req.uri().query());
     let chrome = Chrome::new(&viewer, "Settings").in_app(&app, "settings").notice_from(&query);
     render(&SettingsPage { chrome, app, error: None, portal_url: None })
 }

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -38,12 +38,11 @@ impl DashboardPage {
 async fn dashboard(
     State(state): State<UiState>,
     viewer: Viewer,
-    req: Request,
+    query: Fields,
 ) -> UiResult<Response> {
     if let Some(app_id) = &viewer.session.app_id {
         return Ok(Redirect::to(&format!("/apps/{app_id}/endpoints")).into_response());
     }
-    let query = Fields::from_query(req.uri().query());
     let figures = state.store.overview(now_ms() - DAY_MS).await?;
     let unhealthy = state.store.list_unhealthy_endpoints(50).await?;
     let chrome = Chrome::new(&viewer, "Dashboard").notice_from(&query);

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -78,9 +78,8 @@ async fn detail(
     State(state): State<UiState>,
     viewer: Viewer,
     Path((key, ep_key)): Path<(String, String)>,
-    req: Request,
+    query: Fields,
 ) -> UiResult<Response> {
-    let query = Fields::from_query(req.uri().query());
     let (app, ep) = endpoint_for(&state, &viewer, &key, &ep_key).await?;
     let mut chrome = Chrome::new(&viewer, "Endpoint").in_app(&app, "endpoints").notice_from(&query);
     if let Some(count) = query.opt("recovered") {

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -60,9 +60,8 @@ async fn list(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(key): Path<String>,
-    req: Request,
+    query: Fields,
 ) -> UiResult<Response> {
-    let query = Fields::from_query(req.uri().query());
     let app = super::app_for(&state, &viewer, &key).await?;
     let chrome = Chrome::new(&viewer, "Endpoints").in_app(&app, "endpoints").notice_from(&query);
     let (rows, pager) = rows(&state, &app, &query, None).await?;

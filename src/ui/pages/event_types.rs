@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -34,9 +34,8 @@ struct EventTypesPage {
     error: Option<ApiError>,
 }
 
-async fn list(State(state): State<UiState>, viewer: Viewer, req: Request) -> UiResult<Response> {
+async fn list(State(state): State<UiState>, viewer: Viewer, query: Fields) -> UiResult<Response> {
     viewer.require_admin()?;
-    let query = Fields::from_query(req.uri().query());
     let chrome = Chrome::new(&viewer, "Event types").notice_from(&query);
     render(&catalogue_page(&state, chrome, &query).await?)
 }

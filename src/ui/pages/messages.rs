@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::value::RawValue;
@@ -50,9 +50,8 @@ async fn list(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(key): Path<String>,
-    req: Request,
+    filter: Fields,
 ) -> UiResult<Response> {
-    let filter = Fields::from_query(req.uri().query());
     let app = app_for(&state, &viewer, &key).await?;
     let chrome = Chrome::new(&viewer, "Messages").in_app(&app, "messages").notice_from(&filter);
     let draft = ("hookd.test".to_owned(), "{\n  \"hello\": \"world\"\n}".to_owned());
@@ -142,9 +141,8 @@ async fn detail(
     State(state): State<UiState>,
     viewer: Viewer,
     Path((key, msg_key)): Path<(String, String)>,
-    req: Request,
+    query: Fields,
 ) -> UiResult<Response> {
-    let query = Fields::from_query(req.uri().query());
     let app = app_for(&state, &viewer, &key).await?;
     let message = state.store.get_message(&app.id, &msg_key).await?;
     let pretty = serde_json::from_str::<serde_json::Value>(&message.payload)
