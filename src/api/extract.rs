@@ -33,6 +33,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out (Svix's clients send none to some routes): absent or
+/// blank is `T::default()`, anything else must be JSON (400 otherwise).
+pub fn optional_json<T: Default + DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))
+}
+
 /// The query string as decoded pairs. Repeated keys and comma-separated lists both work,
 /// since client libraries differ in how they send lists.
 pub struct QueryParams(Vec<(String, String)>);

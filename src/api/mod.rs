@@ -106,24 +106,28 @@ async fn read_body(limits: BodyLimits, req: Request, next: Next) -> ApiResult<Re
         return Ok(next.run(req).await); // No body to wait for (a GET, a DELETE).
     }
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max_size));
-    let bytes = match read.await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) if is_length_limit(&e) => {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the request body is larger than {} bytes", limits.max_size),
-            ));
-        }
-        Ok(Err(e)) => return Err(ApiError::bad_request(format!("reading the body failed: {e}"))),
-        Err(_) => {
-            return Err(ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!("the request body did not arrive within {:?}", limits.timeout),
-            ));
-        }
-    };
+    let bytes = limits.read(body).await?;
     Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
+}
+
+impl BodyLimits {
+    /// Reads a whole body within the size and the time limit (413, 408 otherwise). The
+    /// console's forms are read by the same rule.
+    pub async fn read(&self, body: Body) -> ApiResult<axum::body::Bytes> {
+        let read = tokio::time::timeout(self.timeout, axum::body::to_bytes(body, self.max_size));
+        match read.await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(e)) if is_length_limit(&e) => Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {} bytes", self.max_size),
+            )),
+            Ok(Err(e)) => Err(ApiError::bad_request(format!("reading the body failed: {e}"))),
+            Err(_) => Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {:?}", self.timeout),
+            )),
+        }
+    }
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {

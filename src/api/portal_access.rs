@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::applications::resolve;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use super::extract::optional_json;
+use crate::error::ApiResult;
 use crate::manage::portal;
 
 pub fn routes() -> Router<ApiState> {
@@ -35,14 +36,14 @@ struct AccessOut {
 }
 
 /// A portal token, and the URL that signs its holder into the portal. The token travels in
-/// the URL's fragment, which browsers never send to a server (nor to its logs).
+/// the URL's fragment, which browsers never send to a server (nor to its logs). Only the
+/// admin token reaches these routes: `auth` refuses portal tokens outside their application.
 async fn grant(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<AccessOut>> {
-    admin_only(&s, &headers)?;
     let input: AccessIn = optional_json(&body)?;
     let app = resolve(&s, &app_id).await?;
     let token = portal::grant(s.store.as_ref(), &app, input.expiry, input.read_only).await?;
@@ -59,28 +60,10 @@ struct ExpireIn {
 async fn expire_all(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    admin_only(&s, &headers)?;
     let input: ExpireIn = optional_json(&body)?;
     let app = resolve(&s, &app_id).await?;
     portal::revoke_all(s.store.as_ref(), &app.id, input.expiry).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Granting access is the operator's: a portal token cannot mint itself others.
-fn admin_only(s: &ApiState, headers: &HeaderMap) -> ApiResult<()> {
-    match super::auth::bearer(headers) {
-        Some(t) if crate::security::token::matches(&s.admin_token, t) => Ok(()),
-        _ => Err(ApiError::new(ErrorCode::Forbidden, "only the admin token grants portal access")),
-    }
-}
-
-/// Svix's clients may send no body at all here.
-fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))
 }

@@ -13,7 +13,7 @@ use super::ApiState;
 use super::endpoints::endpoint_of;
 use super::extract::JsonBody;
 use super::messages::MessageOut;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::ApiResult;
 use crate::manage::deliveries;
 
 pub fn routes() -> Router<ApiState> {
@@ -68,12 +68,7 @@ async fn test(
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let input: TestIn = if body.is_empty() {
-        TestIn::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?
-    };
+    let input: TestIn = super::extract::optional_json(&body)?;
     let answer =
         deliveries::test_send(&s.ingest, &endpoint, input.event_type, input.payload.as_deref())
             .await?;

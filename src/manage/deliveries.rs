@@ -29,21 +29,27 @@ pub async fn test_send(
     if let Some(payload) = payload {
         crate::validate::json_depth("payload", payload.get())?;
     }
-    let message = Message {
+    let payload = payload.map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
+    let message = unstored_message(endpoint, event_type, payload);
+    let answer = ingest.dispatch().send_once(&message, endpoint).await;
+    Ok(match answer.status {
+        Some(code @ 200..=299) => TestAnswer { status: Some(code), text: None },
+        status => TestAnswer { status, text: Some(answer.text) },
+    })
+}
+
+/// A message for `endpoint` that is sent or shown but never stored (a test, a preview).
+pub fn unstored_message(endpoint: &Endpoint, event_type: String, payload: String) -> Message {
+    Message {
         id: ids::new_id(ids::MESSAGE),
         app_id: endpoint.app_id.clone(),
         event_type,
         event_id: None,
         channels: None,
         tags: None,
-        payload: payload.map_or_else(|| "{}".to_owned(), |p| p.get().to_owned()),
+        payload,
         created_at: now_ms(),
-    };
-    let answer = ingest.dispatch().send_once(&message, endpoint).await;
-    Ok(match answer.status {
-        Some(code @ 200..=299) => TestAnswer { status: Some(code), text: None },
-        status => TestAnswer { status, text: Some(answer.text) },
-    })
+    }
 }
 
 /// Queues an example of `event_type` for this endpoint only: `payload`, else the first
@@ -87,19 +93,20 @@ pub async fn example_payload(store: &dyn Store, event_type: &str) -> Box<RawValu
         .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("{} is JSON"))
 }
 
-/// Sends the message to the endpoint again, now, as a manual attempt.
+/// Sends the message (its id or `eventId`) to the endpoint (its id or uid) again, now, as a
+/// manual attempt; returns the message's id.
 pub async fn resend(
     store: &dyn Store,
     ingest: &Ingest,
     app_id: &str,
     msg_id: &str,
     endpoint_id: &str,
-) -> ApiResult<()> {
+) -> ApiResult<String> {
     let msg = store.get_message(app_id, msg_id).await?;
     let endpoint = store.get_endpoint(app_id, endpoint_id).await?;
     store.resend(&msg.id, &endpoint.id, now_ms()).await?;
     ingest.wake_dispatcher();
-    Ok(())
+    Ok(msg.id)
 }
 
 /// Queues again the endpoint's failed deliveries last touched at or after `since`; returns

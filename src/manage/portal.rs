@@ -45,7 +45,17 @@ pub async fn open(store: &dyn Store, token: &str) -> ApiResult<Option<Session>> 
     if !token.starts_with(PORTAL_PREFIX) {
         return Ok(None);
     }
-    match store.get_session(&credentials::stored_id(Kind::Portal, token), now_ms()).await {
+    open_session(store, Kind::Portal, token).await
+}
+
+/// The session a credential of `kind` opens (a console cookie's secret, a portal token), if
+/// it is still valid.
+pub async fn open_session(
+    store: &dyn Store,
+    kind: Kind,
+    secret: &str,
+) -> ApiResult<Option<Session>> {
+    match store.get_session(&credentials::stored_id(kind, secret), now_ms()).await {
         Ok(session) => Ok(Some(session)),
         Err(StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),

@@ -245,12 +245,12 @@ pub struct DeliveryState {
     pub next_attempt_at: Option<i64>,
 }
 
-/// A signed-in browser: the operator's console, or one application's portal. The cookie
-/// holds a random secret; the store keeps only its hash, so a copy of the database signs no
-/// one in.
+/// A signed-in browser (the operator's console, or one application's portal), or a portal
+/// token. The cookie or the token holds a random secret; the store keeps only its hash, so a
+/// copy of the database opens nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    /// The SHA-256 of the cookie's secret, in hex.
+    /// The hash of the secret, by kind (see `security::credentials::stored_id`).
     pub id: String,
     /// `None` for the operator; else the one application this session may see.
     pub app_id: Option<String>,

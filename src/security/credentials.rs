@@ -60,7 +60,7 @@ pub fn issue(
 /// The store's key for a credential of `kind`.
 pub fn stored_id(kind: Kind, secret: &str) -> String {
     let digest = Sha256::new().chain_update(kind.tag()).chain_update(b":").chain_update(secret);
-    digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::signing::hex(&digest.finalize())
 }
 
 #[cfg(test)]

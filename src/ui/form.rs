@@ -63,12 +63,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Fields {
     }
 }
 
-/// Reads a form body within the server's size and time limits.
+/// Reads a form body within the server's size and time limits, as the API reads its bodies.
 pub async fn read(state: &UiState, body: Body) -> Result<Fields, UiError> {
-    let read = axum::body::to_bytes(body, state.body.max_size);
-    match tokio::time::timeout(state.body.timeout, read).await {
-        Ok(Ok(bytes)) => Ok(Fields::parse(&bytes)),
-        Ok(Err(_)) => Err(UiError::BadRequest("the form is too large".into())),
-        Err(_) => Err(UiError::BadRequest("the form did not arrive in time".into())),
-    }
+    Ok(Fields::parse(&state.body.read(body).await?))
 }

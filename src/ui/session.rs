@@ -11,15 +11,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::UiState;
 use super::error::{UiError, UiResult};
 use super::form::{self, Fields};
-use crate::model::time::now_ms;
+use crate::manage::portal;
 use crate::model::{Application, Session};
-use crate::security::credentials::{Kind, stored_id};
+use crate::security::credentials::Kind;
 use crate::security::token;
 
 pub const COOKIE: &str = "hookd_session";
@@ -69,18 +67,14 @@ impl FromRequestParts<UiState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &UiState) -> UiResult<Self> {
         let secret = cookie(&parts.headers, COOKIE).ok_or(UiError::SignIn)?;
-        match state.store.get_session(&stored_id(Kind::Cookie, &secret), now_ms()).await {
-            Ok(session) => {
-                if session.app_id.is_some() {
-                    if let Some(frame) = parts.extensions.get::<super::FramePolicy>() {
-                        frame.allow_embedding();
-                    }
-                }
-                Ok(Self { session, secret })
+        let opened = portal::open_session(state.store.as_ref(), Kind::Cookie, &secret).await?;
+        let session = opened.ok_or(UiError::SignIn)?;
+        if session.app_id.is_some() {
+            if let Some(frame) = parts.extensions.get::<super::FramePolicy>() {
+                frame.allow_embedding();
             }
-            Err(crate::store::StoreError::NotFound(_)) => Err(UiError::SignIn),
-            Err(e) => Err(e.into()),
         }
+        Ok(Self { session, secret })
     }
 }
 
@@ -177,10 +171,7 @@ pub fn set_cookie(secret: Option<&str>, max_age_s: i64, kind: CookieKind) -> Str
 }
 
 fn csrf_for(secret: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any size");
-    mac.update(b"hookd csrf");
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(crate::signing::hmac_sha256(secret.as_bytes(), &[b"hookd csrf"]))
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::manage::deliveries;
 use crate::manage::endpoints::{self, EndpointSpec};
 use crate::model::time::now_ms;
-use crate::model::{Application, Endpoint, Message, ids};
+use crate::model::{Application, Endpoint};
 use crate::store::{Cursor, ListQuery};
 use crate::ui::UiState;
 use crate::ui::error::UiResult;
@@ -282,16 +282,7 @@ async fn render_preview(
 ) -> Result<String, String> {
     let event_type = if event_type.is_empty() { "hookd.test" } else { event_type };
     let payload = deliveries::example_payload(state.store.as_ref(), event_type).await;
-    let message = Message {
-        id: ids::new_id(ids::MESSAGE),
-        app_id: ep.app_id.clone(),
-        event_type: event_type.to_owned(),
-        event_id: None,
-        channels: None,
-        tags: None,
-        payload: payload.get().to_owned(),
-        created_at: now_ms(),
-    };
+    let message = deliveries::unstored_message(ep, event_type.to_owned(), payload.get().to_owned());
     let rendered = deliveries::preview(&state.ingest, ep, &message, now_ms())?;
     Ok(String::from_utf8_lossy(&rendered.body).into_owned())
 }

@@ -161,7 +161,7 @@ async fn resend(
     form: Submitted,
 ) -> UiResult<Response> {
     let app = app_for(&state, &form.viewer, &key).await?;
-    let message = state.store.get_message(&app.id, &msg_key).await?;
-    deliveries::resend(state.store.as_ref(), &state.ingest, &app.id, &message.id, &ep_key).await?;
-    back(format!("/apps/{}/messages/{}?done=resent", app.id, message.id))
+    let (store, ingest) = (state.store.as_ref(), &state.ingest);
+    let msg_id = deliveries::resend(store, ingest, &app.id, &msg_key, &ep_key).await?;
+    back(format!("/apps/{}/messages/{msg_id}?done=resent", app.id))
 }
