@@ -1,4 +1,11 @@
-//! The one table of error codes a user of the API can see.
+//! The one table of error codes a user of the API can see, and the error types of each layer.
+//!
+//! Which error belongs where:
+//! - [`StoreError`] (`store/`): what the database said, in the domain's terms.
+//! - [`DomainError`] (`validate`, `ingest`, `manage/`): a request broke a rule of hookd's;
+//!   nothing of HTTP in it, so the console and the API share it.
+//! - [`ApiError`] (`api/`): the JSON answer, its stable code and its status, made from either
+//!   of the above. `ui::error::UiError` is the console's page for the same.
 //!
 //! Every error a client can cause maps to a stable snake_case `code` and the HTTP status that
 //! fits it. The body is always `{"code": ..., "detail": ...}`. Server faults are logged once,
@@ -154,3 +161,69 @@ impl From<StoreError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A request that breaks one of hookd's rules, or a store failure met while applying them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DomainError {
+    /// A field of the request is missing, of the wrong kind or out of range; `field` is its
+    /// name in the API's JSON.
+    Invalid { field: String, detail: String },
+    /// The request is malformed outside its fields (a header, a query parameter).
+    BadRequest(String),
+    /// The named thing does not exist.
+    NotFound(String),
+    /// A unique name is taken, or the thing changed meanwhile.
+    Conflict(String),
+    /// This application already accepted a message with this `eventId`.
+    DuplicateEventId(String),
+    /// A fault inside hookd; the text is for the log.
+    Internal(String),
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;
+
+impl DomainError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), detail: detail.into() }
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+}
+
+impl std::fmt::Display for DomainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid { detail, .. } => f.write_str(detail),
+            Self::BadRequest(d) | Self::NotFound(d) | Self::Conflict(d) | Self::Internal(d) => {
+                f.write_str(d)
+            }
+            Self::DuplicateEventId(id) => write!(f, "duplicate eventId {id}"),
+        }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => Self::not_found(what),
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::DuplicateEventId(id) => Self::DuplicateEventId(id),
+            StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Invalid { field, detail } => Self::invalid_field(&field, detail),
+            DomainError::BadRequest(detail) => Self::bad_request(detail),
+            DomainError::NotFound(detail) => Self::new(ErrorCode::NotFound, detail),
+            DomainError::Conflict(detail) => Self::new(ErrorCode::Conflict, detail),
+            DomainError::DuplicateEventId(id) => Self::from(StoreError::DuplicateEventId(id)),
+            DomainError::Internal(detail) => Self::new(ErrorCode::Internal, detail),
+        }
+    }
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::dispatch::DispatchHandle;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
 use crate::model::{Message, ids};
 use crate::store::{Accepted, NewMessage, Store};
@@ -44,7 +44,7 @@ impl Ingest {
         app_id_or_uid: &str,
         input: MessageIn,
         idempotency_key: Option<String>,
-    ) -> ApiResult<Accepted> {
+    ) -> DomainResult<Accepted> {
         self.accept_for(app_id_or_uid, input, idempotency_key, None).await
     }
 
@@ -55,11 +55,11 @@ impl Ingest {
         input: MessageIn,
         idempotency_key: Option<String>,
         only_endpoint: Option<String>,
-    ) -> ApiResult<Accepted> {
+    ) -> DomainResult<Accepted> {
         validate(&input, idempotency_key.as_deref())?;
         let deliver_at = match &input.deliver_at {
             Some(text) => Some(crate::model::time::parse_client_time(text).ok_or_else(|| {
-                ApiError::invalid_field("deliverAt", "deliverAt must be an RFC 3339 time")
+                DomainError::invalid("deliverAt", "deliverAt must be an RFC 3339 time")
             })?),
             None => None,
         };
@@ -100,10 +100,10 @@ impl Ingest {
     }
 }
 
-fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
+fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> DomainResult<()> {
     crate::validate::key("eventType", &input.event_type)?;
     if !input.payload.get().trim_start().starts_with('{') {
-        return Err(ApiError::invalid_field("payload", "payload must be a JSON object"));
+        return Err(DomainError::invalid("payload", "payload must be a JSON object"));
     }
     crate::validate::json_depth("payload", input.payload.get())?;
     if let Some(event_id) = &input.event_id {
@@ -115,11 +115,11 @@ fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> ApiResult<()> {
         .as_ref()
         .is_some_and(|t| t.len() > 5 || t.iter().any(|t| t.is_empty() || t.len() > 128))
     {
-        return Err(ApiError::invalid_field("tags", "at most 5 tags of 1 to 128 characters"));
+        return Err(DomainError::invalid("tags", "at most 5 tags of 1 to 128 characters"));
     }
     if idempotency_key.is_some_and(|k| k.is_empty() || k.len() > 256) {
-        return Err(ApiError::bad_request(
-            "the Idempotency-Key header must be 1 to 256 characters",
+        return Err(DomainError::BadRequest(
+            "the Idempotency-Key header must be 1 to 256 characters".into(),
         ));
     }
     Ok(())

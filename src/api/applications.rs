@@ -96,20 +96,10 @@ async fn read(
 async fn upsert(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
-    JsonBody(mut input): JsonBody<ApplicationSpec>,
+    JsonBody(input): JsonBody<ApplicationSpec>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
-    match s.store.get_app(&app_id).await {
-        Ok(current) => Ok((
-            StatusCode::OK,
-            Json(applications::update(s.store.as_ref(), current, input).await?.into()),
-        )),
-        Err(StoreError::NotFound(_)) => {
-            input.uid.get_or_insert(app_id);
-            let app = applications::create(s.store.as_ref(), input).await?;
-            Ok((StatusCode::CREATED, Json(app.into())))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let (app, created) = applications::upsert(s.store.as_ref(), &app_id, input).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(app.into())))
 }
 
 async fn patch(

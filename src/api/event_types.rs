@@ -11,8 +11,7 @@ use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
 use crate::error::ApiResult;
 use crate::manage::event_types::{self, EventTypeSpec};
 use crate::model::EventType;
-use crate::model::time::{format_rfc3339, now_ms};
-use crate::store::StoreError;
+use crate::model::time::format_rfc3339;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -94,17 +93,8 @@ async fn upsert(
     Path(name): Path<String>,
     JsonBody(input): JsonBody<EventTypeSpec>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    match s.store.get_event_type(&name).await {
-        Ok(current) => {
-            let updated = input.into_event_type(name, current.created_at)?;
-            Ok((StatusCode::OK, Json(s.store.update_event_type(updated).await?.into())))
-        }
-        Err(StoreError::NotFound(_)) => {
-            let created = s.store.insert_event_type(input.into_event_type(name, now_ms())?).await?;
-            Ok((StatusCode::CREATED, Json(created.into())))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let (event_type, created) = event_types::upsert(s.store.as_ref(), name, input).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(event_type.into())))
 }
 
 async fn patch(

@@ -22,10 +22,11 @@ use self::gates::{Gate, Gates};
 use self::send::Sender;
 pub use self::send::TestAnswer;
 use crate::config::Config;
+use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::time::now_ms;
 use crate::model::{Endpoint, Message};
 use crate::security::ssrf::Guard;
-use crate::store::{Claim, EndpointEffect, NextStep, Outcome, Store};
+use crate::store::Store;
 
 /// Claims per round trip to the store.
 const CLAIM_BATCH: usize = 256;
@@ -225,7 +226,7 @@ impl Dispatcher {
             let store = self.store.clone();
             let handed_back = release(&claim, now_ms() + BUSY_DELAY_MS);
             tokio::spawn(async move {
-                if let Err(e) = store.record_outcomes(Arc::new([handed_back])).await {
+                if let Err(e) = store.record_outcomes(Arc::new([handed_back]), now_ms()).await {
                     tracing::error!(error = %e, "handing back a claim failed; its lease will expire");
                 }
             });
@@ -348,11 +349,11 @@ async fn record_with_retries(
 ) -> Result<Vec<String>, crate::store::StoreError> {
     let batch: Arc<[Outcome]> = batch.into();
     for pause_ms in [50, 500] {
-        match store.record_outcomes(batch.clone()).await {
+        match store.record_outcomes(batch.clone(), now_ms()).await {
             Ok(disabled) => return Ok(disabled),
             Err(e) => tracing::warn!(error = %e, "recording outcomes failed; trying again"),
         }
         tokio::time::sleep(Duration::from_millis(pause_ms)).await;
     }
-    store.record_outcomes(batch).await
+    store.record_outcomes(batch, now_ms()).await
 }

@@ -9,12 +9,12 @@ use hyper::Request;
 
 use super::client::{self, HttpClient};
 use super::schedule::{self, Verdict};
+use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::ids::{self, random_u64};
 use crate::model::time::now_ms;
 use crate::model::{Attempt, DeliveryStatus, TriggerType};
 use crate::profile::{self, Delivery, Rendered};
 use crate::security::ssrf::Guard;
-use crate::store::{Claim, EndpointEffect, NextStep, Outcome};
 
 /// Response bodies are read up to this, and this much is kept in the attempt log.
 const READ_CAP: usize = 64 * 1024;

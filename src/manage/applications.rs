@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::error::ApiResult;
+use crate::error::DomainResult;
 use crate::model::time::now_ms;
 use crate::model::{Application, Metadata, ids};
 use crate::store::Store;
@@ -32,7 +32,7 @@ impl ApplicationSpec {
     }
 
     /// Validates the spec and applies it over `app` (a [`blank`] one, or the current one).
-    pub fn apply(self, mut app: Application) -> ApiResult<Application> {
+    pub fn apply(self, mut app: Application) -> DomainResult<Application> {
         validate::text("name", &self.name, 1, 256)?;
         if let Some(uid) = &self.uid {
             validate::key("uid", uid)?;
@@ -49,7 +49,7 @@ impl ApplicationSpec {
 }
 
 /// Creates an application from `spec`.
-pub async fn create(store: &dyn Store, spec: ApplicationSpec) -> ApiResult<Application> {
+pub async fn create(store: &dyn Store, spec: ApplicationSpec) -> DomainResult<Application> {
     Ok(store.insert_app(spec.apply(blank())?).await?)
 }
 
@@ -58,8 +58,19 @@ pub async fn update(
     store: &dyn Store,
     current: Application,
     spec: ApplicationSpec,
-) -> ApiResult<Application> {
+) -> DomainResult<Application> {
     Ok(store.update_app(spec.apply(current)?).await?)
+}
+
+/// Replaces the application found by `key` (an id or uid) by `spec`, or creates it with
+/// `key` as its uid if the spec names none; true if it created one.
+pub async fn upsert(
+    store: &dyn Store,
+    key: &str,
+    mut spec: ApplicationSpec,
+) -> DomainResult<(Application, bool)> {
+    spec.uid.get_or_insert_with(|| key.to_owned());
+    Ok(store.upsert_app(key, spec.apply(blank())?).await?)
 }
 
 /// A new application with a fresh id, to apply a spec over.

@@ -2,7 +2,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::error::ApiResult;
+use crate::error::DomainResult;
 use crate::ingest::{Ingest, MessageIn};
 use crate::model::time::now_ms;
 use crate::model::{Endpoint, Message, ids};
@@ -23,7 +23,7 @@ pub async fn test_send(
     endpoint: &Endpoint,
     event_type: Option<String>,
     payload: Option<&RawValue>,
-) -> ApiResult<TestAnswer> {
+) -> DomainResult<TestAnswer> {
     let event_type =
         event_type.unwrap_or_else(|| profile::by_name(&endpoint.profile).test_event_type().into());
     if let Some(payload) = payload {
@@ -60,7 +60,7 @@ pub async fn send_example(
     endpoint: &Endpoint,
     event_type: String,
     payload: Option<Box<RawValue>>,
-) -> ApiResult<Message> {
+) -> DomainResult<Message> {
     let payload = match payload {
         Some(payload) => payload,
         None => example_payload(store, &event_type).await,
@@ -101,7 +101,7 @@ pub async fn resend(
     app_id: &str,
     msg_id: &str,
     endpoint_id: &str,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     let msg = store.get_message(app_id, msg_id).await?;
     let endpoint = store.get_endpoint(app_id, endpoint_id).await?;
     store.resend(&msg.id, &endpoint.id, now_ms()).await?;
@@ -116,7 +116,7 @@ pub async fn recover(
     ingest: &Ingest,
     endpoint: &Endpoint,
     since: i64,
-) -> ApiResult<usize> {
+) -> DomainResult<usize> {
     let count = store.recover_failed(&endpoint.id, since, now_ms()).await?;
     tracing::info!(endpoint = %endpoint.id, count, "recovering failed deliveries");
     ingest.wake_dispatcher();

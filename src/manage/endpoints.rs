@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
 use crate::model::{Application, Endpoint, ExpiringSecret, Metadata, ids};
 use crate::profile;
@@ -63,7 +63,7 @@ impl EndpointSpec {
     }
 
     /// Validates the spec and applies it over `ep`; `new` when `ep` is a [`blank`] one.
-    pub fn apply(self, mut ep: Endpoint, app: &Application, new: bool) -> ApiResult<Endpoint> {
+    pub fn apply(self, mut ep: Endpoint, app: &Application, new: bool) -> DomainResult<Endpoint> {
         self.validate_fields()?;
         apply_profile_and_secret(&mut ep, self.profile, self.secret, new)?;
         ep.template = checked_template(self.template)?;
@@ -91,7 +91,7 @@ impl EndpointSpec {
         Ok(ep)
     }
 
-    fn validate_fields(&self) -> ApiResult<()> {
+    fn validate_fields(&self) -> DomainResult<()> {
         validate_url(&self.url)?;
         validate::text("description", &self.description, 0, 4096)?;
         if let Some(uid) = &self.uid {
@@ -114,7 +114,7 @@ pub async fn create(
     store: &dyn Store,
     app: &Application,
     spec: EndpointSpec,
-) -> ApiResult<Endpoint> {
+) -> DomainResult<Endpoint> {
     Ok(store.insert_endpoint(spec.apply(blank(&app.id), app, true)?).await?)
 }
 
@@ -124,7 +124,7 @@ pub async fn update(
     app: &Application,
     current: Endpoint,
     spec: EndpointSpec,
-) -> ApiResult<Endpoint> {
+) -> DomainResult<Endpoint> {
     let read_at = current.updated_at;
     Ok(store.update_endpoint(spec.apply(current, app, false)?, read_at).await?)
 }
@@ -135,7 +135,7 @@ pub async fn set_enabled(
     app: &Application,
     current: Endpoint,
     enabled: bool,
-) -> ApiResult<Endpoint> {
+) -> DomainResult<Endpoint> {
     let mut spec = EndpointSpec::of(&current);
     spec.disabled = !enabled;
     update(store, app, current, spec).await
@@ -148,13 +148,13 @@ pub async fn rotate_secret(
     mut ep: Endpoint,
     key: Option<String>,
     grace_ms: i64,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     let chosen = profile::by_name(&ep.profile);
     let new = match key {
         Some(key) => chosen
             .validate_secret(&key)
             .map(|()| key)
-            .map_err(|e| ApiError::invalid_field("key", e))?,
+            .map_err(|e| DomainError::invalid("key", e))?,
         None => chosen.generate_secret(),
     };
     let (now, read_at) = (now_ms(), ep.updated_at);
@@ -171,7 +171,7 @@ pub async fn save_headers(
     store: &dyn Store,
     mut ep: Endpoint,
     headers: BTreeMap<String, String>,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     validate_headers(&headers)?;
     let read_at = ep.updated_at;
     ep.headers = headers;
@@ -187,21 +187,18 @@ fn apply_profile_and_secret(
     profile_name: Option<String>,
     secret: Option<String>,
     new: bool,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     if let Some(name) = profile_name {
         if !profile::NAMES.contains(&name.as_str()) {
             let names = profile::NAMES.join(", ");
-            return Err(ApiError::invalid_field(
-                "profile",
-                format!("profile must be one of {names}"),
-            ));
+            return Err(DomainError::invalid("profile", format!("profile must be one of {names}")));
         }
         ep.profile = name;
     }
     let chosen = profile::by_name(&ep.profile);
     match secret {
         Some(secret) => {
-            chosen.validate_secret(&secret).map_err(|e| ApiError::invalid_field("secret", e))?;
+            chosen.validate_secret(&secret).map_err(|e| DomainError::invalid("secret", e))?;
             ep.secret = secret;
         }
         None if new || chosen.validate_secret(&ep.secret).is_err() => {
@@ -213,20 +210,20 @@ fn apply_profile_and_secret(
 }
 
 /// A template that parses, or none; as in Mastodon, a blank template means none.
-fn checked_template(template: Option<String>) -> ApiResult<Option<String>> {
+fn checked_template(template: Option<String>) -> DomainResult<Option<String>> {
     let template = template.filter(|t| !t.trim().is_empty());
     if let Some(text) = &template {
-        Template::parse(text).map_err(|e| ApiError::invalid_field("template", e))?;
+        Template::parse(text).map_err(|e| DomainError::invalid("template", e))?;
     }
     Ok(template)
 }
 
-fn validate_url(url: &str) -> ApiResult<()> {
+fn validate_url(url: &str) -> DomainResult<()> {
     let uri: axum::http::Uri =
-        url.parse().map_err(|_| ApiError::invalid_field("url", "url is not a valid URL"))?;
+        url.parse().map_err(|_| DomainError::invalid("url", "url is not a valid URL"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     if !scheme_ok || uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
-        return Err(ApiError::invalid_field(
+        return Err(DomainError::invalid(
             "url",
             "url must be an absolute http(s) URL of at most 2048 characters",
         ));
@@ -237,9 +234,9 @@ fn validate_url(url: &str) -> ApiResult<()> {
 /// Names hookd sets itself; letting users override them would break signing or HTTP framing.
 const RESERVED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
 
-pub fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+pub fn validate_headers(headers: &BTreeMap<String, String>) -> DomainResult<()> {
     if headers.len() > 64 {
-        return Err(ApiError::invalid_field("headers", "at most 64 custom headers"));
+        return Err(DomainError::invalid("headers", "at most 64 custom headers"));
     }
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
@@ -249,10 +246,7 @@ pub fn validate_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
             || lower.starts_with("webhook-")
             || lower.starts_with("svix-");
         if !valid || reserved {
-            return Err(ApiError::invalid_field(
-                "headers",
-                format!("header {name:?} is not allowed"),
-            ));
+            return Err(DomainError::invalid("headers", format!("header {name:?} is not allowed")));
         }
     }
     Ok(())

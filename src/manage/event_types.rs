@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{DomainError, DomainResult};
 use crate::model::EventType;
 use crate::model::time::now_ms;
 use crate::profile::catalogues;
@@ -55,11 +55,11 @@ impl EventTypeSpec {
     }
 
     /// Validates the spec into the event type `name`, first created at `created_at`.
-    pub fn into_event_type(self, name: String, created_at: i64) -> ApiResult<EventType> {
+    pub fn into_event_type(self, name: String, created_at: i64) -> DomainResult<EventType> {
         validate::key("name", &name)?;
         validate::text("description", &self.description, 0, 4096)?;
         if self.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-            return Err(ApiError::invalid_field("schemas", "schemas must be an object"));
+            return Err(DomainError::invalid("schemas", "schemas must be an object"));
         }
         Ok(EventType {
             name,
@@ -76,12 +76,25 @@ impl EventTypeSpec {
 }
 
 /// Creates the event type `name` from `spec`.
-pub async fn create(store: &dyn Store, name: String, spec: EventTypeSpec) -> ApiResult<EventType> {
+pub async fn create(
+    store: &dyn Store,
+    name: String,
+    spec: EventTypeSpec,
+) -> DomainResult<EventType> {
     Ok(store.insert_event_type(spec.into_event_type(name, now_ms())?).await?)
 }
 
+/// Replaces the event type `name` by `spec`, or creates it; true if it created one.
+pub async fn upsert(
+    store: &dyn Store,
+    name: String,
+    spec: EventTypeSpec,
+) -> DomainResult<(EventType, bool)> {
+    Ok(store.upsert_event_type(spec.into_event_type(name, now_ms())?).await?)
+}
+
 /// Archives the type (it stays usable and can be restored) or restores it.
-pub async fn set_archived(store: &dyn Store, name: &str, archived: bool) -> ApiResult<()> {
+pub async fn set_archived(store: &dyn Store, name: &str, archived: bool) -> DomainResult<()> {
     let mut current = store.get_event_type(name).await?;
     current.archived = archived;
     current.updated_at = now_ms();
@@ -91,9 +104,9 @@ pub async fn set_archived(store: &dyn Store, name: &str, archived: bool) -> ApiR
 
 /// Adds a shipped catalogue's event types (misskey, mastodon, strapi); types that exist
 /// already are left as they are. Returns the catalogue's types.
-pub async fn import(store: &dyn Store, catalogue: &str) -> ApiResult<Vec<EventType>> {
+pub async fn import(store: &dyn Store, catalogue: &str) -> DomainResult<Vec<EventType>> {
     let entries = catalogues::by_name(catalogue).ok_or_else(|| {
-        ApiError::not_found(&format!(
+        DomainError::not_found(format!(
             "catalogue {catalogue:?} (there are: {})",
             catalogues::NAMES.join(", ")
         ))
@@ -102,9 +115,7 @@ pub async fn import(store: &dyn Store, catalogue: &str) -> ApiResult<Vec<EventTy
     for (name, description) in entries {
         let spec = EventTypeSpec::described((*description).into(), Some(catalogue.to_owned()));
         let entry = match create(store, (*name).into(), spec).await {
-            Err(e) if e.code == crate::error::ErrorCode::Conflict => {
-                store.get_event_type(name).await?
-            }
+            Err(DomainError::Conflict(_)) => store.get_event_type(name).await?,
             other => other?,
         };
         saved.push(entry);

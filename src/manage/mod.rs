@@ -3,8 +3,8 @@
 //! a resend and a recovery do. Both front ends parse their input, call one function here and
 //! show the result, so a rule exists once and the console's errors are the API's 422s.
 //!
-//! Errors are [`ApiError`](crate::error::ApiError)s: their code and field are what both front
-//! ends show (the API as JSON, the console next to the field).
+//! Errors are [`DomainError`](crate::error::DomainError)s: the kind and field are what both
+//! front ends show (the API as JSON with its code, the console next to the field).
 
 pub mod applications;
 pub mod deliveries;

@@ -1,7 +1,7 @@
 //! Application portal access: tokens that let an application's own users manage that one
 //! application's endpoints and see its messages, in the portal and through the API.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
 use crate::model::{Application, Session};
 use crate::security::credentials::{self, Kind, PORTAL_PREFIX};
@@ -18,10 +18,10 @@ pub async fn grant(
     app: &Application,
     expiry_s: Option<u64>,
     read_only: bool,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     let expiry = expiry_s.unwrap_or(DEFAULT_EXPIRY_S);
     if !(1..=MAX_EXPIRY_S).contains(&expiry) {
-        return Err(ApiError::invalid_field(
+        return Err(DomainError::invalid(
             "expiry",
             format!("expiry is 1 to {MAX_EXPIRY_S} seconds"),
         ));
@@ -35,13 +35,13 @@ pub async fn grant(
 
 /// Ends every portal token and portal session of the application, at once or within
 /// `in_s` seconds; returns how many were cut short.
-pub async fn revoke_all(store: &dyn Store, app_id: &str, in_s: Option<u64>) -> ApiResult<usize> {
+pub async fn revoke_all(store: &dyn Store, app_id: &str, in_s: Option<u64>) -> DomainResult<usize> {
     let delay_ms = in_s.unwrap_or(0).min(MAX_EXPIRY_S) as i64 * 1000;
     Ok(store.expire_app_sessions(app_id, now_ms() + delay_ms).await?)
 }
 
 /// The session a portal token opens, if it is one and still valid.
-pub async fn open(store: &dyn Store, token: &str) -> ApiResult<Option<Session>> {
+pub async fn open(store: &dyn Store, token: &str) -> DomainResult<Option<Session>> {
     if !token.starts_with(PORTAL_PREFIX) {
         return Ok(None);
     }
@@ -54,7 +54,7 @@ pub async fn open_session(
     store: &dyn Store,
     kind: Kind,
     secret: &str,
-) -> ApiResult<Option<Session>> {
+) -> DomainResult<Option<Session>> {
     match store.get_session(&credentials::stored_id(kind, secret), now_ms()).await {
         Ok(session) => Ok(Some(session)),
         Err(StoreError::NotFound(_)) => Ok(None),

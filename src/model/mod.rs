@@ -1,6 +1,7 @@
 //! The domain: applications, event types, endpoints, messages, deliveries and attempts.
 //! Plain data with the few rules that belong to it; nothing here knows HTTP or SQL.
 
+pub mod delivery;
 pub mod ids;
 pub mod time;
 

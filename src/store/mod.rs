@@ -1,9 +1,9 @@
 //! The storage seam: one [`Store`] trait, one backend per database. All SQL lives below this
 //! folder. The backend is chosen once, from the database URL, by [`open`].
 
-pub mod columns;
 pub mod page;
 pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use std::path::Path;
@@ -13,6 +13,7 @@ use async_trait::async_trait;
 
 pub use page::{Cursor, ListQuery, Order, Page, PagePlan};
 
+use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
@@ -75,21 +76,16 @@ pub struct NewMessage {
 
 /// The text of the conflict an outdated endpoint update meets.
 pub const ENDPOINT_CHANGED: &str = "the endpoint was changed meanwhile; read it again and retry";
+pub const APP_UID_TAKEN: &str = "an application with this uid already exists";
+pub const EVENT_TYPE_TAKEN: &str = "an event type with this name already exists";
+pub const ENDPOINT_UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
 
-/// The fan-out rule over an application's enabled endpoints: those subscribed to the
-/// message, or just the one named in `only_endpoint`.
-pub fn select_targets(
-    enabled: Vec<Endpoint>,
-    msg: &Message,
-    only_endpoint: Option<&str>,
-) -> Vec<Endpoint> {
-    enabled
-        .into_iter()
-        .filter(|ep| match only_endpoint {
-            Some(only) => ep.id == only,
-            None => ep.subscribes_to(&msg.event_type, msg.channels.as_deref()),
-        })
-        .collect()
+/// An endpoint about to replace the version read at `read_at`: its `updated_at` moves past
+/// `read_at`, so the write is seen as a change even within the same millisecond, and a
+/// second stale write with the same `read_at` conflicts.
+pub fn after_read(mut endpoint: Endpoint, read_at: i64) -> Endpoint {
+    endpoint.updated_at = endpoint.updated_at.max(read_at + 1);
+    endpoint
 }
 
 impl NewMessage {
@@ -136,80 +132,6 @@ pub enum Accepted {
     Replayed(Message),
 }
 
-/// A delivery leased to one dispatcher until `lease`; `lease` also identifies the claim, so a
-/// late answer to an expired claim cannot overwrite the work of the claim that followed it.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    pub delivery_id: i64,
-    pub lease: i64,
-    /// Attempts made before this one.
-    pub attempts: i64,
-    /// A resend asked for by a user: one attempt, logged as manual.
-    pub manual: bool,
-    pub message: Arc<Message>,
-    pub endpoint: Arc<Endpoint>,
-}
-
-/// What happens to a delivery after an attempt (or without one).
-#[derive(Debug, Clone, PartialEq)]
-pub enum NextStep {
-    Succeeded,
-    RetryAt(i64),
-    Failed,
-    /// Give the lease back unattempted (shutdown, endpoint busy): due again at this time.
-    Release(i64),
-}
-
-/// How an attempt bears on its endpoint's health.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EndpointEffect {
-    None,
-    /// A success: the endpoint is healthy again.
-    Healthy,
-    /// A failure at `now`: disable the endpoint if it has failed since `disable_before` or earlier.
-    Failing {
-        now: i64,
-        disable_before: i64,
-    },
-    /// The receiver asked to stop (410 Gone).
-    Disable,
-}
-
-/// The result of one claim, to be recorded.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub delivery_id: i64,
-    pub lease: i64,
-    pub endpoint_id: String,
-    pub attempt: Option<Attempt>,
-    pub next: NextStep,
-    pub effect: EndpointEffect,
-}
-
-/// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
-/// endpoint is one update, not a thousand. A run of failures keeps its first time (when the
-/// failing began) and its last deadline.
-pub fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
-    let mut runs: Vec<(&str, EndpointEffect)> = Vec::new();
-    for o in outcomes.iter().filter(|o| o.effect != EndpointEffect::None) {
-        let last = runs.iter_mut().rev().find(|(id, _)| *id == o.endpoint_id);
-        match (last, &o.effect) {
-            (
-                Some((_, EndpointEffect::Failing { disable_before, .. })),
-                EndpointEffect::Failing { disable_before: later, .. },
-            ) => {
-                *disable_before = (*disable_before).max(*later);
-            }
-            (Some((_, previous)), effect) if previous == effect => {}
-            _ => runs.push((&o.endpoint_id, o.effect.clone())),
-        }
-    }
-    // One order for every node (a stable sort keeps each endpoint's own sequence), so two
-    // nodes updating the same endpoints cannot lock them in opposite orders and deadlock.
-    runs.sort_by(|a, b| a.0.cmp(b.0));
-    runs
-}
-
 /// The domain's view of durable state. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -220,6 +142,10 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` applications whose name or uid contains `text` (any case), by name.
     async fn search_apps(&self, text: &str, limit: usize) -> StoreResult<Vec<Application>>;
     async fn update_app(&self, app: Application) -> StoreResult<Application>;
+    /// Replaces the application found by `key` (its id or uid) with `app`'s fields, keeping
+    /// its id and creation time, or inserts `app` if there is none; true if it inserted.
+    /// Atomic, so two concurrent first writes of one uid both succeed (the second replaces).
+    async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)>;
     /// Deletes the application with its endpoints, messages, deliveries and attempts.
     async fn delete_app(&self, id: &str) -> StoreResult<()>;
 
@@ -231,6 +157,9 @@ pub trait Store: Send + Sync + 'static {
         include_archived: bool,
     ) -> StoreResult<Page<EventType>>;
     async fn update_event_type(&self, event_type: EventType) -> StoreResult<EventType>;
+    /// Replaces the event type of this name, keeping its creation time, or inserts it; true
+    /// if it inserted. Atomic, as [`Store::upsert_app`] is.
+    async fn upsert_event_type(&self, event_type: EventType) -> StoreResult<(EventType, bool)>;
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()>;
 
     async fn insert_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
@@ -278,9 +207,11 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease: i64,
     ) -> StoreResult<Vec<Claim>>;
-    /// Records attempts and moves deliveries on; returns the ids of endpoints it disabled.
-    /// Shared, so a caller can record the same batch again after a failure without a copy.
-    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>>;
+    /// Records attempts and moves deliveries on at `now`; returns the ids of endpoints it
+    /// disabled. Shared, so a caller can record the same batch again after a failure
+    /// without a copy.
+    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>, now: i64)
+    -> StoreResult<Vec<String>>;
     /// When the next pending delivery is due, if any is.
     async fn next_due_at(&self) -> StoreResult<Option<i64>>;
     /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.
@@ -335,40 +266,5 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
                 "unsupported database URL {url:?}: expected postgres://… or sqlite://PATH"
             )),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn outcome(endpoint: &str, effect: EndpointEffect) -> Outcome {
-        Outcome {
-            delivery_id: 1,
-            lease: 1,
-            endpoint_id: endpoint.into(),
-            attempt: None,
-            next: NextStep::Failed,
-            effect,
-        }
-    }
-
-    #[test]
-    fn effects_collapse_per_run() {
-        let failing = |now, disable_before| EndpointEffect::Failing { now, disable_before };
-        let outcomes = vec![
-            outcome("a", EndpointEffect::Healthy),
-            outcome("a", EndpointEffect::Healthy),
-            outcome("b", failing(10, 1)),
-            outcome("b", failing(20, 5)),
-            outcome("a", EndpointEffect::None),
-            outcome("a", failing(30, 7)),
-        ];
-        let runs = collapse_effects(&outcomes);
-        assert_eq!(
-            runs,
-            vec![("a", EndpointEffect::Healthy), ("a", failing(30, 7)), ("b", failing(10, 5))],
-            "runs in endpoint order, each endpoint's own order kept"
-        );
     }
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, DomainError, ErrorCode};
 use crate::store::StoreError;
 
 pub enum UiError {
@@ -33,6 +33,12 @@ struct ErrorPage<'a> {
 
 impl From<StoreError> for UiError {
     fn from(err: StoreError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<DomainError> for UiError {
+    fn from(err: DomainError) -> Self {
         ApiError::from(err).into()
     }
 }

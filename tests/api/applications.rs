@@ -1,7 +1,7 @@
 use hyper::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, fresh_schema};
 
 #[tokio::test]
 async fn application_crud_by_id_and_uid() {
@@ -85,4 +85,34 @@ async fn pagination_walks_forwards_and_back() {
         app.get(&format!("/api/v1/app?iterator={}", third["iterator"].as_str().unwrap())).await;
     assert_eq!(empty["data"].as_array().unwrap().len(), 0);
     assert!(empty["iterator"].is_null() && empty["done"] == true);
+}
+
+/// Two clients creating the same application (or event type) with PUT at the same moment
+/// both succeed: one creates it, the other replaces it. It was one 201 and one 409.
+async fn concurrent_first_puts(app: TestApp) {
+    for path in ["/api/v1/app/raced", "/api/v1/event-type/raced.type"] {
+        let puts = (0..8).map(|i| {
+            let (client, path) = (app.client.clone(), path.to_owned());
+            let body = json!({"name": format!("Raced {i}"), "description": "raced"}).to_string();
+            tokio::spawn(async move { client.call(hyper::Method::PUT, &path, Some(body)).await })
+        });
+        let mut statuses = Vec::new();
+        for put in puts.collect::<Vec<_>>() {
+            statuses.push(put.await.expect("task").0);
+        }
+        let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+        assert!(statuses.iter().all(|s| s.is_success()), "{path}: {statuses:?}");
+        assert_eq!(created, 1, "{path}: {statuses:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_first_puts_all_succeed() {
+    concurrent_first_puts(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn concurrent_first_puts_all_succeed_on_postgres() {
+    let Some(url) = fresh_schema().await else { return };
+    concurrent_first_puts(TestApp::spawn_with(|c| c.database_url = Some(url)).await).await;
 }

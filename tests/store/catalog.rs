@@ -77,3 +77,47 @@ pub async fn endpoints(store: Arc<dyn Store>) {
     store.delete_endpoint(&a.id, &ep.id).await.unwrap();
     assert_eq!(store.get_endpoint(&a.id, "main").await, Err(StoreError::NotFound("endpoint")));
 }
+
+/// PUT's contract: one call that replaces or inserts, atomic even when two first writes of
+/// the same uid race (both succeed; one inserted, the other replaced).
+pub async fn upserts(store: Arc<dyn Store>) {
+    let (first_put, created) = store.upsert_app("shop", app("shop")).await.unwrap();
+    assert!(created);
+    let mut renamed = app("shop");
+    renamed.name = "Shop".into();
+    let (second, created) = store.upsert_app("shop", renamed.clone()).await.unwrap();
+    assert!(!created);
+    assert_eq!((second.id.as_str(), second.name.as_str()), (first_put.id.as_str(), "Shop"));
+    assert_eq!(second.created_at, first_put.created_at);
+    assert_eq!(store.get_app(&first_put.id).await.unwrap(), second);
+    let (by_id, created) = store.upsert_app(&first_put.id, renamed).await.unwrap();
+    assert!(!created && by_id.id == first_put.id);
+
+    let racing = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.upsert_app("raced", app("raced")).await })
+    });
+    let results: Vec<_> = futures_join(racing).await;
+    let created: Vec<bool> =
+        results.into_iter().map(|r| r.expect("every PUT succeeds").1).collect();
+    assert_eq!(created.iter().filter(|c| **c).count(), 1, "exactly one inserted: {created:?}");
+
+    let (et, created) = store.upsert_event_type(event_type("user.created")).await.unwrap();
+    assert!(created);
+    let mut described = event_type("user.created");
+    described.description = "A user signed up".into();
+    let (again, created) = store.upsert_event_type(described).await.unwrap();
+    assert!(!created);
+    assert_eq!((again.created_at, again.description.as_str()), (et.created_at, "A user signed up"));
+    assert_eq!(store.get_event_type("user.created").await.unwrap(), again);
+}
+
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.expect("task"));
+    }
+    out
+}

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use hookd::model::delivery::{EndpointEffect, NextStep};
 use hookd::model::time::now_ms;
 use hookd::model::{HourCount, Overview, Session};
-use hookd::store::{EndpointEffect, NextStep, Store, StoreError};
+use hookd::store::{Store, StoreError};
 
 use crate::backends::fixtures::{app, endpoint, message};
 use crate::delivery::outcome;
@@ -77,7 +78,7 @@ pub async fn overview_counts_the_last_day(store: Arc<dyn Store>) {
         outcome(&claims[0], NextStep::Succeeded, EndpointEffect::Healthy),
         outcome(&claims[1], NextStep::Failed, EndpointEffect::Failing { now, disable_before: 0 }),
     ];
-    store.record_outcomes(done.into()).await.unwrap();
+    store.record_outcomes(done.into(), now_ms()).await.unwrap();
     let figures = store.overview(now - 60_000).await.unwrap();
     assert_eq!(figures, Overview { messages: 3, succeeded: 1, failed: 1, pending: 1 });
     assert_eq!(store.overview(now + 60_000).await.unwrap().messages, 0);

@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
+use hookd::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use hookd::model::time::now_ms;
 use hookd::model::{Attempt, DeliveryStatus, TriggerType, ids};
-use hookd::store::{Accepted, Claim, EndpointEffect, NextStep, Outcome, Store};
+use hookd::store::{Accepted, Store};
 
 use crate::backends::fixtures::{app, endpoint, first, message};
 
@@ -62,7 +63,7 @@ pub async fn claim_record_and_retry(store: Arc<dyn Store>) {
         outcome(&first_two[1], NextStep::Failed, EndpointEffect::None),
         outcome(&last[0], NextStep::RetryAt(retry_at), EndpointEffect::None),
     ];
-    assert!(store.record_outcomes(outcomes.into()).await.unwrap().is_empty());
+    assert!(store.record_outcomes(outcomes.into(), now_ms()).await.unwrap().is_empty());
     assert_eq!(status_of(&store, &first_two[0].message.id).await, DeliveryStatus::Success);
     assert_eq!(status_of(&store, &first_two[1].message.id).await, DeliveryStatus::Failed);
     assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Pending);
@@ -92,7 +93,10 @@ pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>)
     assert_ne!(fresh.lease, stale.lease);
 
     store
-        .record_outcomes(vec![outcome(&stale, NextStep::Succeeded, EndpointEffect::None)].into())
+        .record_outcomes(
+            vec![outcome(&stale, NextStep::Succeeded, EndpointEffect::None)].into(),
+            now_ms(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -101,7 +105,10 @@ pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>)
         "the stale claim changed nothing"
     );
     store
-        .record_outcomes(vec![outcome(&fresh, NextStep::Succeeded, EndpointEffect::None)].into())
+        .record_outcomes(
+            vec![outcome(&fresh, NextStep::Succeeded, EndpointEffect::None)].into(),
+            now_ms(),
+        )
         .await
         .unwrap();
     assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Success);
@@ -125,6 +132,7 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
     store
         .record_outcomes(
             vec![outcome(&leased[0], NextStep::Succeeded, EndpointEffect::None)].into(),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -134,7 +142,10 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
         store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().remove(0);
     assert!(manual.manual);
     store
-        .record_outcomes(vec![outcome(&manual, NextStep::Failed, EndpointEffect::None)].into())
+        .record_outcomes(
+            vec![outcome(&manual, NextStep::Failed, EndpointEffect::None)].into(),
+            now_ms(),
+        )
         .await
         .unwrap();
     let attempts = store.list_attempts_by_message(&msg.id, first(10)).await.unwrap().items;
@@ -164,12 +175,16 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
         )
     };
     assert!(
-        store.record_outcomes(vec![failing(&claims[0], now - 1)].into()).await.unwrap().is_empty()
+        store
+            .record_outcomes(vec![failing(&claims[0], now - 1)].into(), now_ms())
+            .await
+            .unwrap()
+            .is_empty()
     );
     let ep = store.get_endpoint(&app_id, &ep_id).await.unwrap();
     assert_eq!((ep.failing_since, ep.disabled), (Some(now), false));
     assert_eq!(
-        store.record_outcomes(vec![failing(&claims[1], now)].into()).await.unwrap(),
+        store.record_outcomes(vec![failing(&claims[1], now)].into(), now_ms()).await.unwrap(),
         vec![ep_id.clone()]
     );
     assert!(store.get_endpoint(&app_id, &ep_id).await.unwrap().disabled);
@@ -182,12 +197,16 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
     store
         .record_outcomes(
             vec![outcome(&claims[2], NextStep::Succeeded, EndpointEffect::Healthy)].into(),
+            now_ms(),
         )
         .await
         .unwrap();
     assert_eq!(store.get_endpoint(&app_id, &ep_id).await.unwrap().failing_since, None);
     let gone = outcome(&claims[3], NextStep::Failed, EndpointEffect::Disable);
-    assert_eq!(store.record_outcomes(vec![gone].into()).await.unwrap(), vec![ep_id.clone()]);
+    assert_eq!(
+        store.record_outcomes(vec![gone].into(), now_ms()).await.unwrap(),
+        vec![ep_id.clone()]
+    );
 }
 
 pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
@@ -209,7 +228,10 @@ pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
     let claim = store.claim_due_deliveries(1_000, 1, now_ms() + 60_000).await.unwrap().remove(0);
     assert_eq!(claim.message.id, ids[0]);
     store
-        .record_outcomes(vec![outcome(&claim, NextStep::Succeeded, EndpointEffect::None)].into())
+        .record_outcomes(
+            vec![outcome(&claim, NextStep::Succeeded, EndpointEffect::None)].into(),
+            now_ms(),
+        )
         .await
         .unwrap();
 
@@ -237,7 +259,7 @@ pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
 
     let outcomes: Arc<[Outcome]> =
         claims.iter().map(|c| outcome(c, NextStep::Succeeded, EndpointEffect::Healthy)).collect();
-    store.record_outcomes(outcomes).await.expect("the batch is recorded");
+    store.record_outcomes(outcomes, now_ms()).await.expect("the batch is recorded");
     let survivor = claims.iter().find(|c| c.endpoint.id == kept).unwrap();
     assert_eq!(status_of(&store, &survivor.message.id).await, DeliveryStatus::Success);
     let logged = store.list_attempts_by_endpoint(&kept, first(10)).await.unwrap().items;

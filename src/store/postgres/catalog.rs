@@ -1,19 +1,14 @@
 //! Applications, event types and endpoints.
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows;
-use tokio_postgres::types::ToSql;
-
-use super::util::{Cached, Param, conflict_or_internal, found, internal, opt_i64, paged, refs};
-use crate::model::{Application, Endpoint, EventType};
-use crate::store::Order;
-use crate::store::columns;
-use crate::store::columns::{opt_json, to_json};
-use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};
-
-const APP_UID_TAKEN: &str = "an application with this uid already exists";
-const ENDPOINT_UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
+use super::util::{Cached, Param, all, conflict_or_internal, first, found, internal, opt_i64};
+use super::util::{paged, refs};
+use crate::model::{Application, EventType};
+use crate::store::StoreResult;
+use crate::store::rows::{APP, EVENT_TYPE, contains_pattern, opt_json, to_json};
+use crate::store::{APP_UID_TAKEN, EVENT_TYPE_TAKEN, ListQuery, Order, Page, StoreError};
 
 pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> StoreResult<()> {
     c.exec(
@@ -36,23 +31,18 @@ pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> Sto
 
 pub(super) async fn find_app(c: &impl GenericClient, id_or_uid: &str) -> StoreResult<Application> {
     let sql = format!(
-        "SELECT {} FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1",
-        columns::APP
+        "SELECT {APP} FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1"
     );
-    let row = c.opt_row(&sql, &[&id_or_uid]).await.map_err(internal)?;
-    row.as_ref()
-        .map(rows::app)
-        .transpose()
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("application"))
+    first(c, &sql, &[&id_or_uid], rows::app).await?.ok_or(StoreError::NotFound("application"))
 }
 
 pub(super) async fn list_apps(
     c: &impl GenericClient,
     query: &ListQuery,
 ) -> StoreResult<Page<Application>> {
-    let select = format!("SELECT {} FROM applications WHERE TRUE", columns::APP);
-    paged(c, &select, vec![], Order { key: "id", descending: false }, query, rows::app).await
+    let select = format!("SELECT {APP} FROM applications WHERE TRUE");
+    let order = Order { key: "id", descending: false };
+    paged(c, &select, vec![], order, query, rows::app).await
 }
 
 pub(super) async fn search_apps(
@@ -61,14 +51,11 @@ pub(super) async fn search_apps(
     limit: usize,
 ) -> StoreResult<Vec<Application>> {
     let sql = format!(
-        "SELECT {} FROM applications
+        "SELECT {APP} FROM applications
          WHERE name ILIKE $1 ESCAPE '\\' OR uid ILIKE $1 ESCAPE '\\' OR id = $2
-         ORDER BY name, id LIMIT $3",
-        columns::APP
+         ORDER BY name, id LIMIT $3"
     );
-    let pattern = crate::store::columns::contains_pattern(text);
-    let found = c.rows(&sql, &[&pattern, &text, &(limit as i64)]).await.map_err(internal)?;
-    found.iter().map(rows::app).collect::<Result<_, _>>().map_err(internal)
+    all(c, &sql, &[&contains_pattern(text), &text, &(limit as i64)], rows::app).await
 }
 
 pub(super) async fn update_app(c: &impl GenericClient, app: &Application) -> StoreResult<()> {
@@ -83,6 +70,67 @@ pub(super) async fn update_app(c: &impl GenericClient, app: &Application) -> Sto
     found(changed, "application")
 }
 
+/// Updates first; when there is nothing to update, inserts, and a concurrent insert of the
+/// same uid (which the insert waits for) turns this one into the update after all.
+pub(super) async fn upsert_app(
+    tx: &Transaction<'_>,
+    key: &str,
+    app: &Application,
+) -> StoreResult<(Application, bool)> {
+    if let Some(replaced) = replace_app(tx, key, app).await? {
+        return Ok((replaced, false));
+    }
+    let inserted = tx
+        .exec(
+            "INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (uid) DO NOTHING",
+            &[
+                &app.id,
+                &app.uid,
+                &app.name,
+                &opt_i64(app.rate_limit),
+                &to_json(&app.metadata),
+                &app.created_at,
+                &app.updated_at,
+            ],
+        )
+        .await
+        .map_err(internal)?;
+    if inserted > 0 {
+        return Ok((app.clone(), true));
+    }
+    let uid = app.uid.as_deref().unwrap_or(key);
+    let replaced = replace_app(tx, uid, app).await?;
+    replaced.map(|r| (r, false)).ok_or(StoreError::NotFound("application"))
+}
+
+/// Writes `app`'s fields over the application found by `key`, if there is one.
+async fn replace_app(
+    tx: &Transaction<'_>,
+    key: &str,
+    app: &Application,
+) -> StoreResult<Option<Application>> {
+    let row = tx
+        .opt_row(
+            "UPDATE applications SET uid = $2, name = $3, rate_limit = $4, metadata = $5,
+                 updated_at = $6
+             WHERE id = (SELECT id FROM applications WHERE id = $1 OR uid = $1
+                         ORDER BY id = $1 DESC LIMIT 1)
+             RETURNING id, created_at",
+            &[
+                &key,
+                &app.uid,
+                &app.name,
+                &opt_i64(app.rate_limit),
+                &to_json(&app.metadata),
+                &app.updated_at,
+            ],
+        )
+        .await
+        .map_err(conflict_or_internal(APP_UID_TAKEN))?;
+    Ok(row.map(|r| Application { id: r.get("id"), created_at: r.get("created_at"), ..app.clone() }))
+}
+
 pub(super) async fn delete_app(c: &impl GenericClient, id: &str) -> StoreResult<()> {
     found(
         c.exec("DELETE FROM applications WHERE id = $1", &[&id]).await.map_err(internal)?,
@@ -90,52 +138,68 @@ pub(super) async fn delete_app(c: &impl GenericClient, id: &str) -> StoreResult<
     )
 }
 
-/// Inserts the event type, or (`insert` false) updates the one with its name.
-pub(super) async fn save_event_type(
-    c: &impl GenericClient,
-    et: &EventType,
-    insert: bool,
-) -> StoreResult<()> {
-    let params: [&(dyn ToSql + Sync); 9] = [
-        &et.description,
-        &et.archived,
-        &et.deprecated,
-        &opt_json(&et.schemas),
-        &et.feature_flag,
-        &et.group_name,
-        &et.updated_at,
-        &et.name,
-        &et.created_at,
-    ];
-    let result = if insert {
-        c.exec(
-            "INSERT INTO event_types (description, archived, deprecated, schemas, feature_flag,
-             group_name, updated_at, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &params,
-        )
-        .await
-    } else {
-        c.exec(
+pub(super) async fn insert_event_type(c: &impl GenericClient, et: &EventType) -> StoreResult<()> {
+    c.exec(
+        "INSERT INTO event_types (description, archived, deprecated, schemas, feature_flag,
+         group_name, updated_at, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &refs(&event_type_params(et)),
+    )
+    .await
+    .map_err(conflict_or_internal(EVENT_TYPE_TAKEN))?;
+    Ok(())
+}
+
+pub(super) async fn update_event_type(c: &impl GenericClient, et: &EventType) -> StoreResult<()> {
+    let changed = c
+        .exec(
             "UPDATE event_types SET description = $1, archived = $2, deprecated = $3, schemas = $4,
              feature_flag = $5, group_name = $6, updated_at = $7 WHERE name = $8",
-            &params[..8],
+            &refs(&event_type_params(et))[..8],
         )
         .await
-    };
-    found(
-        result.map_err(conflict_or_internal("an event type with this name already exists"))?,
-        "event type",
-    )
+        .map_err(internal)?;
+    found(changed, "event type")
+}
+
+/// One statement: a concurrent insert of the same name turns this one into the update.
+pub(super) async fn upsert_event_type(
+    c: &impl GenericClient,
+    et: &EventType,
+) -> StoreResult<(EventType, bool)> {
+    let row = c
+        .row(
+            "INSERT INTO event_types (description, archived, deprecated, schemas, feature_flag,
+             group_name, updated_at, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (name) DO UPDATE SET description = $1, archived = $2, deprecated = $3,
+                 schemas = $4, feature_flag = $5, group_name = $6, updated_at = $7
+             RETURNING created_at, xmax = 0 AS inserted",
+            &refs(&event_type_params(et)),
+        )
+        .await
+        .map_err(internal)?;
+    let saved = EventType { created_at: row.get("created_at"), ..et.clone() };
+    Ok((saved, row.get("inserted")))
+}
+
+/// The event type's columns in the order the statements above use (the update leaves out
+/// the last, `created_at`).
+fn event_type_params(et: &EventType) -> Vec<Param> {
+    vec![
+        Box::new(et.description.clone()),
+        Box::new(et.archived),
+        Box::new(et.deprecated),
+        Box::new(opt_json(&et.schemas)),
+        Box::new(et.feature_flag.clone()),
+        Box::new(et.group_name.clone()),
+        Box::new(et.updated_at),
+        Box::new(et.name.clone()),
+        Box::new(et.created_at),
+    ]
 }
 
 pub(super) async fn find_event_type(c: &impl GenericClient, name: &str) -> StoreResult<EventType> {
-    let sql = format!("SELECT {} FROM event_types WHERE name = $1", columns::EVENT_TYPE);
-    let row = c.opt_row(&sql, &[&name]).await.map_err(internal)?;
-    row.as_ref()
-        .map(rows::event_type)
-        .transpose()
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("event type"))
+    let sql = format!("SELECT {EVENT_TYPE} FROM event_types WHERE name = $1");
+    first(c, &sql, &[&name], rows::event_type).await?.ok_or(StoreError::NotFound("event type"))
 }
 
 pub(super) async fn list_event_types(
@@ -143,11 +207,10 @@ pub(super) async fn list_event_types(
     query: &ListQuery,
     include_archived: bool,
 ) -> StoreResult<Page<EventType>> {
-    let select =
-        format!("SELECT {} FROM event_types WHERE ($1 OR NOT archived)", columns::EVENT_TYPE);
+    let select = format!("SELECT {EVENT_TYPE} FROM event_types WHERE ($1 OR NOT archived)");
     let params: Vec<Param> = vec![Box::new(include_archived)];
-    paged(c, &select, params, Order { key: "name", descending: false }, query, rows::event_type)
-        .await
+    let order = Order { key: "name", descending: false };
+    paged(c, &select, params, order, query, rows::event_type).await
 }
 
 pub(super) async fn expunge_event_type(c: &impl GenericClient, name: &str) -> StoreResult<()> {
@@ -155,112 +218,4 @@ pub(super) async fn expunge_event_type(c: &impl GenericClient, name: &str) -> St
         c.exec("DELETE FROM event_types WHERE name = $1", &[&name]).await.map_err(internal)?,
         "event type",
     )
-}
-
-pub(super) async fn insert_endpoint(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
-    c.exec(
-        "INSERT INTO endpoints (uid, url, description, version, disabled, filter_types, channels,
-         throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile,
-         profile_config, template, updated_at, id, app_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        &refs(&endpoint_params(ep)),
-    )
-    .await
-    .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
-    Ok(())
-}
-
-pub(super) async fn update_endpoint(
-    c: &impl GenericClient,
-    ep: &Endpoint,
-    read_at: i64,
-) -> StoreResult<()> {
-    let params = endpoint_params(ep);
-    let mut refs = refs(&params)[..19].to_vec();
-    refs.push(&read_at);
-    let changed = c
-        .exec(
-            "UPDATE endpoints SET uid = $1, url = $2, description = $3, version = $4, disabled = $5,
-             filter_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10,
-             secret = $11, previous_secrets = $12, failing_since = $13, profile = $14,
-             profile_config = $15, template = $16, updated_at = $17
-             WHERE id = $18 AND app_id = $19 AND updated_at = $20",
-            &refs,
-        )
-        .await
-        .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
-    if changed > 0 {
-        return Ok(());
-    }
-    // Nothing matched: gone, or changed since it was read.
-    find_endpoint(c, &ep.app_id, &ep.id)
-        .await
-        .and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
-}
-
-/// The endpoint's columns in the order both statements above use (the update leaves out the
-/// last, `created_at`).
-fn endpoint_params(ep: &Endpoint) -> Vec<Param> {
-    vec![
-        Box::new(ep.uid.clone()),
-        Box::new(ep.url.clone()),
-        Box::new(ep.description.clone()),
-        Box::new(ep.version),
-        Box::new(ep.disabled),
-        Box::new(opt_json(&ep.filter_types)),
-        Box::new(opt_json(&ep.channels)),
-        Box::new(opt_i64(ep.throttle_rate)),
-        Box::new(to_json(&ep.metadata)),
-        Box::new(to_json(&ep.headers)),
-        Box::new(ep.secret.clone()),
-        Box::new(to_json(&ep.previous_secrets)),
-        Box::new(ep.failing_since),
-        Box::new(ep.profile.clone()),
-        Box::new(to_json(&ep.profile_config)),
-        Box::new(ep.template.clone()),
-        Box::new(ep.updated_at),
-        Box::new(ep.id.clone()),
-        Box::new(ep.app_id.clone()),
-        Box::new(ep.created_at),
-    ]
-}
-
-pub(super) async fn find_endpoint(
-    c: &impl GenericClient,
-    app_id: &str,
-    key: &str,
-) -> StoreResult<Endpoint> {
-    let sql = format!(
-        "SELECT {} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)
-         ORDER BY id = $2 DESC LIMIT 1",
-        columns::ENDPOINT
-    );
-    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
-    row.as_ref()
-        .map(rows::endpoint)
-        .transpose()
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("endpoint"))
-}
-
-pub(super) async fn list_endpoints(
-    c: &impl GenericClient,
-    app_id: &str,
-    query: &ListQuery,
-) -> StoreResult<Page<Endpoint>> {
-    let select = format!("SELECT {} FROM endpoints WHERE app_id = $1", columns::ENDPOINT);
-    let params: Vec<Param> = vec![Box::new(app_id.to_owned())];
-    paged(c, &select, params, Order { key: "id", descending: false }, query, rows::endpoint).await
-}
-
-pub(super) async fn delete_endpoint(
-    c: &impl GenericClient,
-    app_id: &str,
-    id: &str,
-) -> StoreResult<()> {
-    let changed = c
-        .exec("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", &[&app_id, &id])
-        .await
-        .map_err(internal)?;
-    found(changed, "endpoint")
 }

@@ -10,9 +10,10 @@ use tokio_postgres::Row;
 
 use super::rows;
 use super::util::{Cached, internal};
-use crate::model::{Attempt, DeliveryStatus};
-use crate::store::columns;
-use crate::store::{Claim, EndpointEffect, NextStep, Outcome, StoreResult};
+use crate::model::Attempt;
+use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::store::StoreResult;
+use crate::store::rows::{ENDPOINT, MESSAGE};
 
 pub(super) async fn relax(tx: &Transaction<'_>) -> StoreResult<()> {
     tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(internal)
@@ -38,9 +39,9 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let ids = |col: &str| claimed.iter().map(|r| r.get::<_, String>(col)).collect::<Vec<_>>();
-    let messages = load(tx, columns::MESSAGE, "messages", ids("msg_id"), rows::message).await?;
+    let messages = load_by_id(tx, MESSAGE, "messages", ids("msg_id"), rows::message).await?;
     let endpoints =
-        load(tx, columns::ENDPOINT, "endpoints", ids("endpoint_id"), rows::endpoint).await?;
+        load_by_id(tx, ENDPOINT, "endpoints", ids("endpoint_id"), rows::endpoint).await?;
     Ok(claimed
         .iter()
         .filter_map(|r| {
@@ -56,20 +57,19 @@ pub(super) async fn claim(
         .collect())
 }
 
-async fn load<T>(
+/// Loads each distinct id once: a fan-out claims one message for many endpoints.
+async fn load_by_id<T>(
     c: &impl GenericClient,
     columns: &str,
     table: &str,
     mut ids: Vec<String>,
-    map: fn(&Row) -> Result<T, tokio_postgres::Error>,
+    map: fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<HashMap<String, Arc<T>>> {
     ids.sort();
     ids.dedup();
     let sql = format!("SELECT {columns} FROM {table} WHERE id = ANY($1)");
     let rows = c.rows(&sql, &[&ids]).await.map_err(internal)?;
-    rows.iter()
-        .map(|row| Ok((row.get::<_, String>("id"), Arc::new(map(row).map_err(internal)?))))
-        .collect()
+    rows.iter().map(|row| Ok((row.get::<_, String>("id"), Arc::new(map(row)?)))).collect()
 }
 
 /// Arbitrary, fixed: taken shared by every batch of outcomes and exclusively by every delete
@@ -98,13 +98,17 @@ pub(super) async fn deletion_lock(tx: &Transaction<'_>, exclusive: bool) -> Stor
 /// check is exact because deletes are held off meanwhile: without that, a delete committing
 /// between the check and the insert would fail the whole batch on a foreign key, and every
 /// other outcome in it would be lost and its delivery made twice.
-pub(super) async fn record(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
+pub(super) async fn record(
+    tx: &Transaction<'_>,
+    outcomes: &[Outcome],
+    now: i64,
+) -> StoreResult<Vec<String>> {
     deletion_lock(tx, false).await?;
     insert_attempts(tx, outcomes).await?;
-    move_deliveries(tx, outcomes).await?;
+    move_deliveries(tx, outcomes, now).await?;
     let mut disabled = Vec::new();
-    for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
-        if endpoint_effect(tx, endpoint_id, &effect).await? {
+    for (endpoint_id, effect) in collapse_effects(outcomes) {
+        if endpoint_effect(tx, endpoint_id, &effect, now).await? {
             disabled.push(endpoint_id.to_owned());
         }
     }
@@ -149,21 +153,17 @@ async fn insert_attempts(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreRes
 }
 
 /// Moves each delivery on, but only while its claim's lease still holds.
-async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreResult<()> {
+async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome], now: i64) -> StoreResult<()> {
     let mut ids = Vec::new();
     let (mut states, mut next_at, mut tried, mut keep_manual, mut leases) =
         (vec![], vec![], vec![], vec![], vec![]);
     for o in outcomes {
-        let (state, next) = match o.next {
-            NextStep::Succeeded => (DeliveryStatus::Success, None),
-            NextStep::Failed => (DeliveryStatus::Failed, None),
-            NextStep::RetryAt(at) | NextStep::Release(at) => (DeliveryStatus::Pending, Some(at)),
-        };
+        let (state, next) = o.next.state();
         ids.push(o.delivery_id);
         states.push(state as i16);
         next_at.push(next);
         tried.push(i64::from(o.attempt.is_some()));
-        keep_manual.push(matches!(o.next, NextStep::Release(_)));
+        keep_manual.push(o.next.keeps_manual());
         leases.push(o.lease);
     }
     tx.exec(
@@ -173,7 +173,7 @@ async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome]) -> StoreRes
          FROM UNNEST($1::bigint[], $2::smallint[], $3::bigint[], $4::bigint[], $5::bool[], $6::bigint[])
              AS u(id, state, next_at, tried, keep_manual, lease)
          WHERE d.id = u.id AND d.state = 3 AND d.lease_until = u.lease",
-        &[&ids, &states, &next_at, &tried, &keep_manual, &leases, &crate::model::time::now_ms()],
+        &[&ids, &states, &next_at, &tried, &keep_manual, &leases, &now],
     )
     .await
     .map_err(internal)?;
@@ -184,6 +184,7 @@ async fn endpoint_effect(
     tx: &Transaction<'_>,
     endpoint_id: &str,
     effect: &EndpointEffect,
+    now: i64,
 ) -> StoreResult<bool> {
     let disabled = match effect {
         EndpointEffect::None => false,
@@ -209,7 +210,7 @@ async fn endpoint_effect(
             tx.exec(
                 "UPDATE endpoints SET disabled = TRUE, updated_at = GREATEST(updated_at + 1, $2)
                  WHERE id = $1 AND NOT disabled",
-                &[&endpoint_id, &crate::model::time::now_ms()],
+                &[&endpoint_id, &now],
             )
             .await
             .map_err(internal)?

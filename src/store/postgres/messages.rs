@@ -4,16 +4,16 @@ use std::collections::HashMap;
 
 use deadpool_postgres::{GenericClient, Transaction};
 
-use super::catalog::find_app;
 use super::rows;
-use super::util::{Cached, Param, internal, is_unique_violation, paged};
+use super::util::{Cached, Param, all, first, internal, paged, unique_or_internal};
+use super::{catalog, endpoints};
+use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::Order;
-use crate::store::columns::{self, opt_json};
+use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
-    select_targets,
 };
 
 /// The channel other nodes LISTEN on for "deliveries became due".
@@ -30,16 +30,18 @@ pub(super) async fn accept(
     tx: &Transaction<'_>,
     new: &NewMessage,
 ) -> StoreResult<Option<Accepted>> {
+    let (due, lease) = (new.due(), new.lease_now());
     let mut msg = new.message.clone();
-    msg.app_id = find_app(tx, &msg.app_id).await?.id;
+    msg.app_id = catalog::find_app(tx, &msg.app_id).await?.id;
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(tx, &msg.app_id, key).await? {
             return Ok(Some(Accepted::Replayed(earlier)));
         }
     }
     insert_message(tx, &msg).await?;
-    let lease = new.lease_now();
-    let targets = fan_out(tx, &msg, new, new.due(), lease).await?;
+    let enabled = endpoints::enabled_of_app(tx, &msg.app_id).await?;
+    let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
+    let targets = fan_out(tx, &msg, targets, due, lease).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
             .exec(
@@ -65,11 +67,11 @@ pub(super) async fn find_by_idempotency_key(
     key: &str,
 ) -> StoreResult<Option<Message>> {
     let sql = format!(
-        "SELECT {} FROM messages WHERE id = (SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2)",
-        columns::MESSAGE
+        "SELECT {} FROM messages WHERE id =
+         (SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2)",
+        crate::store::rows::MESSAGE
     );
-    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
-    row.as_ref().map(rows::message).transpose().map_err(internal)
+    first(c, &sql, &[&app_id, &key], rows::message).await
 }
 
 async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> {
@@ -88,35 +90,24 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
         ],
     )
     .await
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            StoreError::DuplicateEventId(msg.event_id.clone().unwrap_or_default())
-        } else {
-            internal(err)
-        }
-    })?;
+    .map_err(unique_or_internal(|| {
+        StoreError::DuplicateEventId(msg.event_id.clone().unwrap_or_default())
+    }))?;
     Ok(())
 }
 
+/// Inserts one delivery per subscribed endpoint, pending or leased until `lease`.
 async fn fan_out(
     tx: &Transaction<'_>,
     msg: &Message,
-    new: &NewMessage,
+    targets: Vec<Endpoint>,
     due: i64,
     lease: Option<i64>,
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
-    let sql =
-        format!("SELECT {} FROM endpoints WHERE app_id = $1 AND NOT disabled", columns::ENDPOINT);
-    let rows = tx.rows(&sql, &[&msg.app_id]).await.map_err(internal)?;
     let state =
         if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending } as i16;
-    let enabled =
-        rows.iter().map(rows::endpoint).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let mut targets: HashMap<String, Endpoint> =
-        select_targets(enabled, msg, new.only_endpoint.as_deref())
-            .into_iter()
-            .map(|ep| (ep.id.clone(), ep))
-            .collect();
+        targets.into_iter().map(|ep| (ep.id.clone(), ep)).collect();
     if targets.is_empty() {
         return Ok(Vec::new());
     }
@@ -142,14 +133,9 @@ pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> Sto
     let sql = format!(
         "SELECT {} FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2)
          ORDER BY id = $2 DESC LIMIT 1",
-        columns::MESSAGE
+        crate::store::rows::MESSAGE
     );
-    let row = c.opt_row(&sql, &[&app_id, &key]).await.map_err(internal)?;
-    row.as_ref()
-        .map(rows::message)
-        .transpose()
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("message"))
+    first(c, &sql, &[&app_id, &key], rows::message).await?.ok_or(StoreError::NotFound("message"))
 }
 
 pub(super) async fn list(
@@ -158,7 +144,8 @@ pub(super) async fn list(
     filter: &MessageFilter,
     query: &ListQuery,
 ) -> StoreResult<Page<Message>> {
-    let mut select = format!("SELECT {} FROM messages WHERE app_id = $1", columns::MESSAGE);
+    let mut select =
+        format!("SELECT {} FROM messages WHERE app_id = $1", crate::store::rows::MESSAGE);
     let mut params: Vec<Param> = vec![Box::new(app_id.to_owned())];
     if !filter.event_types.is_empty() {
         params.push(Box::new(filter.event_types.clone()));
@@ -186,7 +173,7 @@ pub(super) async fn attempts_where(
     value: &str,
     query: &ListQuery,
 ) -> StoreResult<Page<Attempt>> {
-    let select = format!("SELECT {} FROM attempts WHERE {column} = $1", columns::ATTEMPT);
+    let select = format!("SELECT {ATTEMPT} FROM attempts WHERE {column} = $1");
     let params: Vec<Param> = vec![Box::new(value.to_owned())];
     paged(c, &select, params, Order { key: "id", descending: true }, query, rows::attempt).await
 }
@@ -195,24 +182,9 @@ pub(super) async fn deliveries_of(
     c: &impl GenericClient,
     msg_id: &str,
 ) -> StoreResult<Vec<DeliveryState>> {
-    let rows = c
-        .rows(
-            "SELECT msg_id, endpoint_id, state, attempts, next_attempt_at FROM deliveries
-             WHERE msg_id = $1 ORDER BY endpoint_id",
-            &[&msg_id],
-        )
-        .await
-        .map_err(internal)?;
-    Ok(rows
-        .iter()
-        .map(|r| DeliveryState {
-            msg_id: r.get(0),
-            endpoint_id: r.get(1),
-            status: DeliveryStatus::from_code(i64::from(r.get::<_, i16>(2))),
-            attempts: r.get(3),
-            next_attempt_at: r.get(4),
-        })
-        .collect())
+    let sql =
+        format!("SELECT {DELIVERY_STATE} FROM deliveries WHERE msg_id = $1 ORDER BY endpoint_id");
+    all(c, &sql, &[&msg_id], rows::delivery_state).await
 }
 
 pub(super) async fn resend(

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod dispatch;
+mod endpoints;
 mod messages;
 mod overview;
 mod rows;
@@ -20,13 +21,14 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use self::util::internal;
+use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
 use crate::store::{
-    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreError,
-    StoreResult,
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreError, StoreResult,
+    after_read,
 };
 
 const POOL_SIZE: usize = 16;
@@ -109,6 +111,10 @@ impl Store for PgStore {
         catalog::update_app(&self.client().await?, &app).await.map(|()| app)
     }
 
+    async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)> {
+        in_tx!(self, relaxed = false, |tx| catalog::upsert_app(&tx, key, &app).await?)
+    }
+
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
         in_tx!(self, relaxed = false, |tx| {
             dispatch::deletion_lock(&tx, true).await?;
@@ -117,7 +123,7 @@ impl Store for PgStore {
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        catalog::save_event_type(&self.client().await?, &et, true).await.map(|()| et)
+        catalog::insert_event_type(&self.client().await?, &et).await.map(|()| et)
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
@@ -133,7 +139,11 @@ impl Store for PgStore {
     }
 
     async fn update_event_type(&self, et: EventType) -> StoreResult<EventType> {
-        catalog::save_event_type(&self.client().await?, &et, false).await.map(|()| et)
+        catalog::update_event_type(&self.client().await?, &et).await.map(|()| et)
+    }
+
+    async fn upsert_event_type(&self, et: EventType) -> StoreResult<(EventType, bool)> {
+        catalog::upsert_event_type(&self.client().await?, &et).await
     }
 
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
@@ -141,26 +151,26 @@ impl Store for PgStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        catalog::insert_endpoint(&self.client().await?, &ep).await.map(|()| ep)
+        endpoints::insert(&self.client().await?, &ep).await.map(|()| ep)
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
-        catalog::find_endpoint(&self.client().await?, app_id, id_or_uid).await
+        endpoints::find(&self.client().await?, app_id, id_or_uid).await
     }
 
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
-        catalog::list_endpoints(&self.client().await?, app_id, &query).await
+        endpoints::list(&self.client().await?, app_id, &query).await
     }
 
-    async fn update_endpoint(&self, mut ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
-        ep.updated_at = ep.updated_at.max(read_at + 1);
-        catalog::update_endpoint(&self.client().await?, &ep, read_at).await.map(|()| ep)
+    async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
+        let ep = after_read(ep, read_at);
+        endpoints::update(&self.client().await?, &ep, read_at).await.map(|()| ep)
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
         in_tx!(self, relaxed = false, |tx| {
             dispatch::deletion_lock(&tx, true).await?;
-            catalog::delete_endpoint(&tx, app_id, id).await?
+            endpoints::delete(&tx, app_id, id).await?
         })
     }
 
@@ -236,8 +246,12 @@ impl Store for PgStore {
         in_tx!(self, relaxed = true, |tx| dispatch::claim(&tx, now, limit as i64, lease).await?)
     }
 
-    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>> {
-        in_tx!(self, relaxed = true, |tx| dispatch::record(&tx, &outcomes).await?)
+    async fn record_outcomes(
+        &self,
+        outcomes: Arc<[Outcome]>,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        in_tx!(self, relaxed = true, |tx| dispatch::record(&tx, &outcomes, now).await?)
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {

@@ -3,10 +3,11 @@
 use deadpool_postgres::GenericClient;
 
 use super::rows;
-use super::util::{Cached, internal};
+use super::util::{Cached, all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
-use crate::store::{StoreResult, columns};
+use crate::store::StoreResult;
+use crate::store::rows::ENDPOINT;
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
 /// "since" is a range of the primary key; failed and pending rows have partial indexes.
@@ -33,12 +34,10 @@ pub(super) async fn unhealthy_endpoints(
     limit: usize,
 ) -> StoreResult<Vec<Endpoint>> {
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE disabled OR failing_since IS NOT NULL
-         ORDER BY failing_since IS NULL, failing_since, id LIMIT $1",
-        columns::ENDPOINT
+        "SELECT {ENDPOINT} FROM endpoints WHERE disabled OR failing_since IS NOT NULL
+         ORDER BY failing_since IS NULL, failing_since, id LIMIT $1"
     );
-    let found = c.rows(&sql, &[&(limit as i64)]).await.map_err(internal)?;
-    found.iter().map(rows::endpoint).collect::<Result<_, _>>().map_err(internal)
+    all(c, &sql, &[&(limit as i64)], rows::endpoint).await
 }
 
 pub(super) async fn endpoint_stats(

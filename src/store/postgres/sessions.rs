@@ -2,8 +2,10 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::util::{Cached, internal};
+use super::rows;
+use super::util::{Cached, first, internal};
 use crate::model::Session;
+use crate::store::rows::SESSION;
 use crate::store::{StoreError, StoreResult};
 
 pub(super) async fn insert(c: &impl GenericClient, session: &Session) -> StoreResult<()> {
@@ -27,22 +29,8 @@ pub(super) async fn insert(c: &impl GenericClient, session: &Session) -> StoreRe
 }
 
 pub(super) async fn find(c: &impl GenericClient, id: &str, now: i64) -> StoreResult<Session> {
-    let row = c
-        .opt_row(
-            "SELECT id, app_id, read_only, created_at, expires_at FROM sessions
-             WHERE id = $1 AND expires_at > $2",
-            &[&id, &now],
-        )
-        .await
-        .map_err(internal)?;
-    let row = row.ok_or(StoreError::NotFound("session"))?;
-    Ok(Session {
-        id: row.try_get(0).map_err(internal)?,
-        app_id: row.try_get(1).map_err(internal)?,
-        read_only: row.try_get(2).map_err(internal)?,
-        created_at: row.try_get(3).map_err(internal)?,
-        expires_at: row.try_get(4).map_err(internal)?,
-    })
+    let sql = format!("SELECT {SESSION} FROM sessions WHERE id = $1 AND expires_at > $2");
+    first(c, &sql, &[&id, &now], rows::session).await?.ok_or(StoreError::NotFound("session"))
 }
 
 pub(super) async fn delete(c: &impl GenericClient, id: &str) -> StoreResult<()> {

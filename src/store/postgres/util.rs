@@ -1,4 +1,5 @@
-//! Helpers shared by the PostgreSQL queries: errors, dynamic parameters, pagination.
+//! Helpers shared by the PostgreSQL queries: errors, rows, dynamic parameters, pagination,
+//! cached statements.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -16,13 +17,18 @@ pub(super) fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
+/// Maps a unique violation to `on_unique`'s error, anything else to a 500.
+pub(super) fn unique_or_internal(
+    on_unique: impl Fn() -> StoreError,
+) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |err| if is_unique_violation(&err) { on_unique() } else { internal(err) }
+}
+
 /// Maps a unique violation to a 409 with `detail`, anything else to a 500.
 pub(super) fn conflict_or_internal(
     detail: &str,
 ) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
-    move |err| {
-        if is_unique_violation(&err) { StoreError::Conflict(detail.into()) } else { internal(err) }
-    }
+    unique_or_internal(move || StoreError::Conflict(detail.into()))
 }
 
 pub(super) fn found(changed: u64, what: &'static str) -> StoreResult<()> {
@@ -37,14 +43,35 @@ pub(super) fn opt_i64(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-/// Runs `select` (its `WHERE` clause using `$1..$n` for `params`) as one page.
+/// Runs the statement and maps every row it returns.
+pub(super) async fn all<T>(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    map: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    c.rows(sql, params).await.map_err(internal)?.iter().map(map).collect()
+}
+
+/// Runs the statement and maps its first row, if it returns one.
+pub(super) async fn first<T>(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    map: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    c.opt_row(sql, params).await.map_err(internal)?.as_ref().map(map).transpose()
+}
+
+/// Runs `select` (its `WHERE` clause using `$1..$n` for `params`) as one page:
+/// keyset on the order column, one row more than asked to learn whether the list goes on.
 pub(super) async fn paged<T>(
     client: &impl GenericClient,
     select: &str,
     mut params: Vec<Param>,
     order: Order,
     query: &ListQuery,
-    map: fn(&Row) -> Result<T, tokio_postgres::Error>,
+    map: fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<Page<T>> {
     let plan = query.plan(&order);
     let mut sql = String::from(select);
@@ -56,8 +83,7 @@ pub(super) async fn paged<T>(
     sql.push_str(&format!(" ORDER BY {} {} LIMIT ${}", order.key, plan.direction, params.len()));
     // Built per filter combination: not worth a cached statement on every connection.
     let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
-    let items = rows.iter().map(map).collect::<Result<Vec<_>, _>>().map_err(internal)?;
-    Ok(plan.page(items))
+    Ok(plan.page(rows.iter().map(map).collect::<StoreResult<Vec<_>>>()?))
 }
 
 /// Every statement through these is prepared once per connection and then reused, so an

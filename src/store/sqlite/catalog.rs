@@ -1,22 +1,14 @@
 //! Applications and event types.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::paging::paged;
-use super::pool::internal;
-use super::rows::{self, APP_COLUMNS, EVENT_TYPE_COLUMNS, opt_json, to_json};
+use super::rows;
+use super::util::{all, conflict_or_internal, first, found, internal, paged};
 use crate::model::{Application, EventType};
-use crate::store::Order;
-use crate::store::{ListQuery, Page, StoreError, StoreResult};
-
-/// Maps a unique-constraint failure to a 409 with `detail`, anything else to a 500.
-pub(super) fn unique_violation(detail: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |err| match err.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(detail.into()),
-        _ => internal(err),
-    }
-}
+use crate::store::StoreResult;
+use crate::store::rows::{APP, EVENT_TYPE, contains_pattern, opt_json, to_json};
+use crate::store::{APP_UID_TAKEN, EVENT_TYPE_TAKEN, ListQuery, Order, Page, StoreError};
 
 pub(super) fn insert_app(conn: &Connection, app: &Application) -> StoreResult<()> {
     conn.prepare_cached(
@@ -34,22 +26,20 @@ pub(super) fn insert_app(conn: &Connection, app: &Application) -> StoreResult<()
             app.updated_at
         ])
     })
-    .map_err(unique_violation("an application with this uid already exists"))?;
+    .map_err(conflict_or_internal(APP_UID_TAKEN))?;
     Ok(())
 }
 
 pub(super) fn find_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Application> {
     let sql = format!(
-        "SELECT {APP_COLUMNS} FROM applications WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1"
+        "SELECT {APP} FROM applications WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1"
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row([id_or_uid], rows::app).optional())
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("application"))
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, [id_or_uid], rows::app)?.ok_or(StoreError::NotFound("application"))
 }
 
 pub(super) fn list_apps(conn: &Connection, query: &ListQuery) -> StoreResult<Page<Application>> {
-    let select = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1");
+    let select = format!("SELECT {APP} FROM applications WHERE 1");
     let order = Order { key: "id", descending: false };
     paged(conn, &select, vec![], order, query, rows::app)
 }
@@ -60,16 +50,12 @@ pub(super) fn search_apps(
     limit: usize,
 ) -> StoreResult<Vec<Application>> {
     let sql = format!(
-        "SELECT {APP_COLUMNS} FROM applications
+        "SELECT {APP} FROM applications
          WHERE name LIKE ?1 ESCAPE '\\' OR uid LIKE ?1 ESCAPE '\\' OR id = ?2
          ORDER BY name, id LIMIT ?3"
     );
-    let pattern = crate::store::columns::contains_pattern(text);
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| {
-            stmt.query_map(params![pattern, text, limit as i64], rows::app)?.collect()
-        })
-        .map_err(internal)
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    all(&mut stmt, params![contains_pattern(text), text, limit as i64], rows::app)
 }
 
 pub(super) fn update_app(conn: &Connection, app: &Application) -> StoreResult<()> {
@@ -88,17 +74,31 @@ pub(super) fn update_app(conn: &Connection, app: &Application) -> StoreResult<()
                 app.id
             ])
         })
-        .map_err(unique_violation("an application with this uid already exists"))?;
+        .map_err(conflict_or_internal(APP_UID_TAKEN))?;
     found(changed, "application")
+}
+
+/// The one writer makes find-then-write atomic: no other job runs in between.
+pub(super) fn upsert_app(
+    conn: &Connection,
+    key: &str,
+    app: &Application,
+) -> StoreResult<(Application, bool)> {
+    match find_app(conn, key) {
+        Ok(current) => {
+            let replaced =
+                Application { id: current.id, created_at: current.created_at, ..app.clone() };
+            update_app(conn, &replaced)?;
+            Ok((replaced, false))
+        }
+        Err(StoreError::NotFound(_)) => insert_app(conn, app).map(|()| (app.clone(), true)),
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) fn delete_app(conn: &Connection, id: &str) -> StoreResult<()> {
     let changed = conn.execute("DELETE FROM applications WHERE id = ?", [id]).map_err(internal)?;
     found(changed, "application")
-}
-
-pub(super) fn found(changed: usize, what: &'static str) -> StoreResult<()> {
-    if changed == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
 }
 
 pub(super) fn insert_event_type(conn: &Connection, et: &EventType) -> StoreResult<()> {
@@ -119,16 +119,14 @@ pub(super) fn insert_event_type(conn: &Connection, et: &EventType) -> StoreResul
             et.updated_at
         ])
     })
-    .map_err(unique_violation("an event type with this name already exists"))?;
+    .map_err(conflict_or_internal(EVENT_TYPE_TAKEN))?;
     Ok(())
 }
 
 pub(super) fn find_event_type(conn: &Connection, name: &str) -> StoreResult<EventType> {
-    let sql = format!("SELECT {EVENT_TYPE_COLUMNS} FROM event_types WHERE name = ?");
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row([name], rows::event_type).optional())
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("event type"))
+    let sql = format!("SELECT {EVENT_TYPE} FROM event_types WHERE name = ?");
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, [name], rows::event_type)?.ok_or(StoreError::NotFound("event type"))
 }
 
 pub(super) fn list_event_types(
@@ -136,7 +134,7 @@ pub(super) fn list_event_types(
     query: &ListQuery,
     include_archived: bool,
 ) -> StoreResult<Page<EventType>> {
-    let select = format!("SELECT {EVENT_TYPE_COLUMNS} FROM event_types WHERE (? OR archived = 0)");
+    let select = format!("SELECT {EVENT_TYPE} FROM event_types WHERE (? OR archived = 0)");
     let order = Order { key: "name", descending: false };
     let params = vec![Value::Integer(include_archived.into())];
     paged(conn, &select, params, order, query, rows::event_type)
@@ -162,6 +160,22 @@ pub(super) fn update_event_type(conn: &Connection, et: &EventType) -> StoreResul
         })
         .map_err(internal)?;
     found(changed, "event type")
+}
+
+/// Atomic for the same reason as [`upsert_app`].
+pub(super) fn upsert_event_type(
+    conn: &Connection,
+    et: &EventType,
+) -> StoreResult<(EventType, bool)> {
+    match find_event_type(conn, &et.name) {
+        Ok(current) => {
+            let replaced = EventType { created_at: current.created_at, ..et.clone() };
+            update_event_type(conn, &replaced)?;
+            Ok((replaced, false))
+        }
+        Err(StoreError::NotFound(_)) => insert_event_type(conn, et).map(|()| (et.clone(), true)),
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) fn expunge_event_type(conn: &Connection, name: &str) -> StoreResult<()> {

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::pool::internal;
-use super::rows::{self, ENDPOINT_COLUMNS, MESSAGE_COLUMNS};
-use crate::model::{Attempt, DeliveryStatus};
-use crate::store::{Claim, EndpointEffect, NextStep, Outcome, StoreResult};
+use super::rows;
+use super::util::internal;
+use crate::model::Attempt;
+use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::store::StoreResult;
+use crate::store::rows::{ENDPOINT, MESSAGE};
 
 struct ClaimedRow {
     id: i64,
@@ -49,20 +51,10 @@ pub(super) fn claim(
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let messages = load_by_id(
-        conn,
-        MESSAGE_COLUMNS,
-        "messages",
-        claimed.iter().map(|c| &c.msg_id),
-        rows::message,
-    )?;
-    let endpoints = load_by_id(
-        conn,
-        ENDPOINT_COLUMNS,
-        "endpoints",
-        claimed.iter().map(|c| &c.endpoint_id),
-        rows::endpoint,
-    )?;
+    let msg_ids = claimed.iter().map(|c| &c.msg_id);
+    let messages = load_by_id(conn, MESSAGE, "messages", msg_ids, rows::message)?;
+    let endpoint_ids = claimed.iter().map(|c| &c.endpoint_id);
+    let endpoints = load_by_id(conn, ENDPOINT, "endpoints", endpoint_ids, rows::endpoint)?;
     Ok(claimed
         .into_iter()
         .filter_map(|c| {
@@ -84,7 +76,7 @@ fn load_by_id<'a, T>(
     columns: &str,
     table: &str,
     ids: impl Iterator<Item = &'a String>,
-    map: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    map: impl Fn(&rusqlite::Row) -> StoreResult<T>,
 ) -> StoreResult<HashMap<String, Arc<T>>> {
     let mut distinct: Vec<&String> = ids.collect();
     distinct.sort();
@@ -99,7 +91,7 @@ fn load_by_id<'a, T>(
             .map_err(internal)?;
         while let Some(row) = rows.next().map_err(internal)? {
             let id: String = row.get("id").map_err(internal)?;
-            out.insert(id, Arc::new(map(row).map_err(internal)?));
+            out.insert(id, Arc::new(map(row)?));
         }
     }
     Ok(out)
@@ -108,26 +100,34 @@ fn load_by_id<'a, T>(
 /// Records a batch of outcomes. An outcome whose delivery is gone (its endpoint, message or
 /// application was deleted while the request was in flight) has nothing left to update, and
 /// its attempt is dropped: logging it would break the attempts' foreign keys.
-pub(super) fn record(conn: &Connection, outcomes: &[Outcome]) -> StoreResult<Vec<String>> {
-    for outcome in outcomes {
-        // A delivery that moved exists; only one that did not (gone, or its lease lost) needs
-        // the check, which keeps the common path to one lookup.
-        let moved = move_delivery(conn, outcome)?;
-        if let Some(attempt) = &outcome.attempt {
-            insert_attempt(conn, attempt, (!moved).then_some(outcome.delivery_id))?;
-        }
-    }
+pub(super) fn record(
+    conn: &Connection,
+    outcomes: &[Outcome],
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    let moved = move_deliveries(conn, outcomes, now)?;
+    insert_attempts(conn, outcomes, &moved)?;
     let mut disabled = Vec::new();
-    for (endpoint_id, effect) in crate::store::collapse_effects(outcomes) {
-        if endpoint_effect(conn, endpoint_id, &effect)? {
+    for (endpoint_id, effect) in collapse_effects(outcomes) {
+        if endpoint_effect(conn, endpoint_id, &effect, now)? {
             disabled.push(endpoint_id.to_owned());
         }
     }
     Ok(disabled)
 }
 
-/// Inserts the attempt; with `check_delivery`, only if that delivery still exists. Once, if
-/// a batch is recorded again.
+/// Inserts the outcomes' attempts (once, if a batch is recorded again). A delivery that
+/// moved exists; only one that did not (gone, or its lease lost) needs the check that it
+/// still exists, which keeps the common path to one lookup.
+fn insert_attempts(conn: &Connection, outcomes: &[Outcome], moved: &[bool]) -> StoreResult<()> {
+    for (outcome, moved) in outcomes.iter().zip(moved) {
+        if let Some(attempt) = &outcome.attempt {
+            insert_attempt(conn, attempt, (!moved).then_some(outcome.delivery_id))?;
+        }
+    }
+    Ok(())
+}
+
 fn insert_attempt(conn: &Connection, a: &Attempt, check_delivery: Option<i64>) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO attempts (id, msg_id, endpoint_id, url, response, response_status_code,
@@ -155,26 +155,24 @@ fn insert_attempt(conn: &Connection, a: &Attempt, check_delivery: Option<i64>) -
     Ok(())
 }
 
-/// Moves the delivery on if its claim's lease still holds; true if it did.
-fn move_delivery(conn: &Connection, o: &Outcome) -> StoreResult<bool> {
-    let tried = i64::from(o.attempt.is_some());
-    let (state, next_at) = match o.next {
-        NextStep::Succeeded => (DeliveryStatus::Success, None),
-        NextStep::Failed => (DeliveryStatus::Failed, None),
-        NextStep::RetryAt(at) | NextStep::Release(at) => (DeliveryStatus::Pending, Some(at)),
-    };
-    let keep_manual = i64::from(matches!(o.next, NextStep::Release(_)));
-    conn.prepare_cached(
-        "UPDATE deliveries SET state = ?1, next_attempt_at = ?2, attempts = attempts + ?3,
-             lease_until = NULL, manual = manual * ?4, updated_at = ?5
-         WHERE id = ?6 AND state = 3 AND lease_until = ?7",
-    )
-    .and_then(|mut s| {
-        let now = crate::model::time::now_ms();
-        s.execute(params![state as i64, next_at, tried, keep_manual, now, o.delivery_id, o.lease])
-    })
-    .map(|changed| changed > 0)
-    .map_err(internal)
+/// Moves each delivery on, but only while its claim's lease still holds; says which moved.
+fn move_deliveries(conn: &Connection, outcomes: &[Outcome], now: i64) -> StoreResult<Vec<bool>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = ?1, next_attempt_at = ?2, attempts = attempts + ?3,
+                 lease_until = NULL, manual = manual * ?4, updated_at = ?5
+             WHERE id = ?6 AND state = 3 AND lease_until = ?7",
+        )
+        .map_err(internal)?;
+    let mut moved = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        let (state, next_at) = o.next.state();
+        let (tried, keep_manual) = (o.attempt.is_some(), o.next.keeps_manual());
+        let params =
+            params![state as i64, next_at, tried, keep_manual, now, o.delivery_id, o.lease];
+        moved.push(stmt.execute(params).map_err(internal)? > 0);
+    }
+    Ok(moved)
 }
 
 /// Applies the effect; true if the endpoint was disabled by it.
@@ -182,6 +180,7 @@ fn endpoint_effect(
     conn: &Connection,
     endpoint_id: &str,
     effect: &EndpointEffect,
+    now: i64,
 ) -> StoreResult<bool> {
     let changed = match effect {
         EndpointEffect::None => Ok(0),
@@ -204,7 +203,7 @@ fn endpoint_effect(
                 "UPDATE endpoints SET disabled = 1, updated_at = MAX(updated_at + 1, ?2)
                  WHERE id = ?1 AND disabled = 0",
             )
-            .and_then(|mut s| s.execute(params![endpoint_id, crate::model::time::now_ms()])),
+            .and_then(|mut s| s.execute(params![endpoint_id, now])),
     }
     .map_err(internal)?;
     Ok(changed > 0)
@@ -222,20 +221,6 @@ pub(super) fn expire_leases(conn: &Connection, now: i64) -> StoreResult<usize> {
          WHERE state = 3 AND lease_until < ?1",
     )
     .and_then(|mut s| s.execute([now]))
-    .map_err(internal)
-}
-
-pub(super) fn recover_failed(
-    conn: &Connection,
-    endpoint_id: &str,
-    since: i64,
-    now: i64,
-) -> StoreResult<usize> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET state = 1, next_attempt_at = ?3, attempts = 0, manual = 1, updated_at = ?3
-         WHERE endpoint_id = ?1 AND state = 2 AND updated_at >= ?2",
-    )
-    .and_then(|mut s| s.execute(params![endpoint_id, since, now]))
     .map_err(internal)
 }
 

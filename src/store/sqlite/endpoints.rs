@@ -1,17 +1,14 @@
 //! Endpoints.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::catalog::{found, unique_violation};
-use super::paging::paged;
-use super::pool::internal;
-use super::rows::{self, ENDPOINT_COLUMNS, opt_json, to_json};
+use super::rows;
+use super::util::{all, conflict_or_internal, first, found, internal, paged};
 use crate::model::Endpoint;
-use crate::store::Order;
-use crate::store::{ENDPOINT_CHANGED, ListQuery, Page, StoreError, StoreResult};
-
-const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
+use crate::store::StoreResult;
+use crate::store::rows::{ENDPOINT, opt_json, to_json};
+use crate::store::{ENDPOINT_CHANGED, ENDPOINT_UID_TAKEN, ListQuery, Order, Page, StoreError};
 
 pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
@@ -44,19 +41,17 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.updated_at
         ])
     })
-    .map_err(unique_violation(UID_TAKEN))?;
+    .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
     Ok(())
 }
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)
+        "SELECT {ENDPOINT} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)
          ORDER BY id = ?2 DESC LIMIT 1"
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row([app_id, id_or_uid], rows::endpoint).optional())
-        .map_err(internal)?
-        .ok_or(StoreError::NotFound("endpoint"))
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, [app_id, id_or_uid], rows::endpoint)?.ok_or(StoreError::NotFound("endpoint"))
 }
 
 pub(super) fn list(
@@ -64,17 +59,16 @@ pub(super) fn list(
     app_id: &str,
     query: &ListQuery,
 ) -> StoreResult<Page<Endpoint>> {
-    let select = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ?");
+    let select = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = ?");
     let order = Order { key: "id", descending: false };
     paged(conn, &select, vec![Value::Text(app_id.into())], order, query, rows::endpoint)
 }
 
 /// The endpoints of an application that could receive messages, for fan-out.
 pub(super) fn enabled_of_app(conn: &Connection, app_id: &str) -> StoreResult<Vec<Endpoint>> {
-    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE app_id = ? AND disabled = 0");
+    let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = ? AND disabled = 0");
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    let rows = stmt.query_map([app_id], rows::endpoint).map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
+    all(&mut stmt, [app_id], rows::endpoint)
 }
 
 pub(super) fn update(conn: &Connection, ep: &Endpoint, read_at: i64) -> StoreResult<()> {
@@ -110,7 +104,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, read_at: i64) -> StoreRes
                 read_at
             ])
         })
-        .map_err(unique_violation(UID_TAKEN))?;
+        .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
     if changed > 0 {
         return Ok(());
     }

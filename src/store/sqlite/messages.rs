@@ -2,25 +2,25 @@
 //! state that attempts are made from.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::endpoints;
-use super::paging::paged;
-use super::pool::internal;
-use super::rows::{self, ATTEMPT_COLUMNS, MESSAGE_COLUMNS, opt_json};
+use super::rows;
+use super::util::{all, first, internal, paged, unique_or_internal};
+use super::{catalog, endpoints};
+use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::Order;
+use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
-    select_targets,
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
 pub(super) fn accept(conn: &Connection, new: &NewMessage) -> StoreResult<Accepted> {
     let (due, lease) = (new.due(), new.lease_now());
     let mut msg = new.message.clone();
-    msg.app_id = super::catalog::find_app(conn, &msg.app_id)?.id;
+    msg.app_id = catalog::find_app(conn, &msg.app_id)?.id;
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(conn, &msg.app_id, key)? {
             return Ok(Accepted::Replayed(earlier));
@@ -46,12 +46,12 @@ fn find_by_idempotency_key(
     key: &str,
 ) -> StoreResult<Option<Message>> {
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id =
-         (SELECT msg_id FROM idempotency_keys WHERE app_id = ? AND key = ?)"
+        "SELECT {} FROM messages WHERE id =
+         (SELECT msg_id FROM idempotency_keys WHERE app_id = ? AND key = ?)",
+        crate::store::rows::MESSAGE
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut s| s.query_row([app_id, key], rows::message).optional())
-        .map_err(internal)
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, [app_id, key], rows::message)
 }
 
 fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
@@ -71,12 +71,9 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
             msg.created_at
         ])
     })
-    .map_err(|err| match err.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => {
-            StoreError::DuplicateEventId(msg.event_id.clone().unwrap_or_default())
-        }
-        _ => internal(err),
-    })?;
+    .map_err(unique_or_internal(|| {
+        StoreError::DuplicateEventId(msg.event_id.clone().unwrap_or_default())
+    }))?;
     Ok(())
 }
 
@@ -107,12 +104,12 @@ fn fan_out(
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)
-         ORDER BY id = ?2 DESC LIMIT 1"
+        "SELECT {} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)
+         ORDER BY id = ?2 DESC LIMIT 1",
+        crate::store::rows::MESSAGE
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut s| s.query_row([app_id, id_or_event_id], rows::message).optional())
-        .map_err(internal)?
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, [app_id, id_or_event_id], rows::message)?
         .ok_or(StoreError::NotFound("message"))
 }
 
@@ -122,7 +119,8 @@ pub(super) fn list(
     filter: &MessageFilter,
     query: &ListQuery,
 ) -> StoreResult<Page<Message>> {
-    let mut select = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?");
+    let mut select =
+        format!("SELECT {} FROM messages WHERE app_id = ?", crate::store::rows::MESSAGE);
     let mut params = vec![Value::Text(app_id.into())];
     if !filter.event_types.is_empty() {
         let marks = vec!["?"; filter.event_types.len()].join(", ");
@@ -152,30 +150,16 @@ pub(super) fn attempts_where(
     value: &str,
     query: &ListQuery,
 ) -> StoreResult<Page<Attempt>> {
-    let select = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {column} = ?");
+    let select = format!("SELECT {ATTEMPT} FROM attempts WHERE {column} = ?");
     let order = Order { key: "id", descending: true };
     paged(conn, &select, vec![Value::Text(value.into())], order, query, rows::attempt)
 }
 
 pub(super) fn deliveries_of(conn: &Connection, msg_id: &str) -> StoreResult<Vec<DeliveryState>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT msg_id, endpoint_id, state, attempts, next_attempt_at FROM deliveries
-             WHERE msg_id = ? ORDER BY endpoint_id",
-        )
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map([msg_id], |row| {
-            Ok(DeliveryState {
-                msg_id: row.get(0)?,
-                endpoint_id: row.get(1)?,
-                status: DeliveryStatus::from_code(row.get(2)?),
-                attempts: row.get(3)?,
-                next_attempt_at: row.get(4)?,
-            })
-        })
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
+    let sql =
+        format!("SELECT {DELIVERY_STATE} FROM deliveries WHERE msg_id = ? ORDER BY endpoint_id");
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    all(&mut stmt, [msg_id], rows::delivery_state)
 }
 
 /// Queues (again) the message for the endpoint, due now, marked as a manual attempt.
@@ -194,4 +178,19 @@ pub(super) fn resend(
     .and_then(|mut s| s.execute(params![msg_id, endpoint_id, now]))
     .map_err(internal)?;
     Ok(())
+}
+
+/// Queues again the endpoint's failed deliveries last touched at or after `since`.
+pub(super) fn recover_failed(
+    conn: &Connection,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 1, next_attempt_at = ?3, attempts = 0, manual = 1, updated_at = ?3
+         WHERE endpoint_id = ?1 AND state = 2 AND updated_at >= ?2",
+    )
+    .and_then(|mut s| s.execute(params![endpoint_id, since, now]))
+    .map_err(internal)
 }

@@ -6,11 +6,11 @@ mod dispatch;
 mod endpoints;
 mod messages;
 mod overview;
-mod paging;
 mod pool;
 mod rows;
 mod schema;
 mod sessions;
+mod util;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,12 +18,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use self::pool::{Readers, Writer, open_connection};
+use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
 use crate::store::{
-    Accepted, Claim, ListQuery, MessageFilter, NewMessage, Outcome, Page, Store, StoreResult,
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult, after_read,
 };
 
 const READERS: usize = 4;
@@ -72,6 +73,11 @@ impl Store for SqliteStore {
         self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app.clone())).await
     }
 
+    async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)> {
+        let key = key.to_owned();
+        self.writer.run(move |c| catalog::upsert_app(c, &key, &app)).await
+    }
+
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.writer.run(move |c| catalog::delete_app(c, &id)).await
@@ -98,6 +104,10 @@ impl Store for SqliteStore {
         self.writer.run(move |c| catalog::update_event_type(c, &et).map(|()| et.clone())).await
     }
 
+    async fn upsert_event_type(&self, et: EventType) -> StoreResult<(EventType, bool)> {
+        self.writer.run(move |c| catalog::upsert_event_type(c, &et)).await
+    }
+
     async fn expunge_event_type(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
         self.writer.run(move |c| catalog::expunge_event_type(c, &name)).await
@@ -117,8 +127,8 @@ impl Store for SqliteStore {
         self.readers.run(move |c| endpoints::list(c, &app_id, &query)).await
     }
 
-    async fn update_endpoint(&self, mut ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
-        ep.updated_at = ep.updated_at.max(read_at + 1);
+    async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
+        let ep = after_read(ep, read_at);
         self.writer.run(move |c| endpoints::update(c, &ep, read_at).map(|()| ep.clone())).await
     }
 
@@ -176,7 +186,7 @@ impl Store for SqliteStore {
 
     async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize> {
         let ep = endpoint_id.to_owned();
-        self.writer.run(move |c| dispatch::recover_failed(c, &ep, since, now)).await
+        self.writer.run(move |c| messages::recover_failed(c, &ep, since, now)).await
     }
 
     async fn claim_due_deliveries(
@@ -188,8 +198,12 @@ impl Store for SqliteStore {
         self.writer.run_relaxed(move |c| dispatch::claim(c, now, limit, lease)).await
     }
 
-    async fn record_outcomes(&self, outcomes: Arc<[Outcome]>) -> StoreResult<Vec<String>> {
-        self.writer.run_relaxed(move |c| dispatch::record(c, &outcomes)).await
+    async fn record_outcomes(
+        &self,
+        outcomes: Arc<[Outcome]>,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.writer.run_relaxed(move |c| dispatch::record(c, &outcomes, now)).await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {

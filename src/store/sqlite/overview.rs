@@ -2,11 +2,12 @@
 
 use rusqlite::{Connection, params};
 
-use super::pool::internal;
-use super::rows::{self, ENDPOINT_COLUMNS};
+use super::rows;
+use super::util::{all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
 use crate::store::StoreResult;
+use crate::store::rows::ENDPOINT;
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
 /// "since" is a range of the primary key; failed and pending rows have partial indexes.
@@ -39,12 +40,11 @@ pub(super) fn overview(conn: &Connection, since: i64) -> StoreResult<Overview> {
 
 pub(super) fn unhealthy_endpoints(conn: &Connection, limit: usize) -> StoreResult<Vec<Endpoint>> {
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE disabled = 1 OR failing_since IS NOT NULL
+        "SELECT {ENDPOINT} FROM endpoints WHERE disabled = 1 OR failing_since IS NOT NULL
          ORDER BY failing_since IS NULL, failing_since, id LIMIT ?"
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_map(params![limit as i64], rows::endpoint)?.collect())
-        .map_err(internal)
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    all(&mut stmt, params![limit as i64], rows::endpoint)
 }
 
 pub(super) fn endpoint_stats(

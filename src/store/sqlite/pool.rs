@@ -18,6 +18,7 @@ use std::sync::{Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, oneshot};
 
+use super::util::internal;
 use crate::store::{StoreError, StoreResult};
 
 /// Jobs per transaction at most: bounds the latency a large burst adds to its first job.
@@ -68,10 +69,6 @@ where
         };
         let _ = self.reply.send(result);
     }
-}
-
-pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(err.to_string())
 }
 
 pub(super) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {

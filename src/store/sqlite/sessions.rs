@@ -1,9 +1,11 @@
 //! Signed-in browsers (see [`Session`]).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::pool::internal;
+use super::rows;
+use super::util::{first, internal};
 use crate::model::Session;
+use crate::store::rows::SESSION;
 use crate::store::{StoreError, StoreResult};
 
 pub(super) fn insert(conn: &Connection, session: &Session) -> StoreResult<()> {
@@ -28,24 +30,9 @@ pub(super) fn insert(conn: &Connection, session: &Session) -> StoreResult<()> {
 }
 
 pub(super) fn find(conn: &Connection, id: &str, now: i64) -> StoreResult<Session> {
-    conn.prepare_cached(
-        "SELECT id, app_id, read_only, created_at, expires_at FROM sessions
-         WHERE id = ? AND expires_at > ?",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row(params![id, now], |row| {
-            Ok(Session {
-                id: row.get(0)?,
-                app_id: row.get(1)?,
-                read_only: row.get(2)?,
-                created_at: row.get(3)?,
-                expires_at: row.get(4)?,
-            })
-        })
-        .optional()
-    })
-    .map_err(internal)?
-    .ok_or(StoreError::NotFound("session"))
+    let sql = format!("SELECT {SESSION} FROM sessions WHERE id = ? AND expires_at > ?");
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    first(&mut stmt, params![id, now], rows::session)?.ok_or(StoreError::NotFound("session"))
 }
 
 pub(super) fn delete(conn: &Connection, id: &str) -> StoreResult<()> {

@@ -61,6 +61,7 @@ async fn create(State(state): State<UiState>, form: Submitted) -> UiResult<Respo
     match applications::create(state.store.as_ref(), spec).await {
         Ok(app) => back(format!("/apps/{}/endpoints?done=created", app.id)),
         Err(error) => {
+            let error = ApiError::from(error);
             let page = state.store.list_apps(page_query(&Fields::default())).await?;
             let draft = (form.fields.get("name").into(), form.fields.get("uid").into());
             let chrome = Chrome::new(&form.viewer, "Applications");
@@ -119,6 +120,7 @@ async fn rename(
     match applications::update(state.store.as_ref(), app.clone(), spec).await {
         Ok(app) => back(format!("/apps/{}/settings?done=saved", app.id)),
         Err(error) => {
+            let error = ApiError::from(error);
             let chrome = Chrome::new(&form.viewer, "Settings").in_app(&app, "settings");
             let status = error.code.status();
             render_refused(

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::{Chrome, app_for, back, endpoint_for, render};
-use crate::error::ApiError;
+use crate::error::{ApiError, DomainError, DomainResult};
 use crate::manage::deliveries;
 use crate::manage::endpoints::{self, EndpointSpec};
 use crate::model::time::now_ms;
@@ -90,7 +90,7 @@ impl Draft {
     }
 
     /// The spec these values describe, over `base` (the endpoint's own, or a new one's).
-    fn spec(&self, mut base: EndpointSpec, current: &Endpoint) -> Result<EndpointSpec, ApiError> {
+    fn spec(&self, mut base: EndpointSpec, current: &Endpoint) -> DomainResult<EndpointSpec> {
         base.url = self.url.clone();
         base.description = self.description.clone();
         base.event_types = Some(self.event_types.clone()).filter(|t| !t.is_empty());
@@ -99,10 +99,7 @@ impl Draft {
         base.throttle_rate = match self.rate_limit.as_str() {
             "" => None,
             text => Some(text.parse().map_err(|_| {
-                ApiError::invalid_field(
-                    "throttleRate",
-                    "the rate limit is a whole number per second",
-                )
+                DomainError::invalid("throttleRate", "the rate limit is a whole number per second")
             })?),
         };
         let headers: BTreeMap<String, String> = self.headers.iter().cloned().collect();
@@ -267,6 +264,7 @@ async fn submit(
             render(&shown)
         }
         Err(error) => {
+            let error = ApiError::from(error);
             let status = error.code.status();
             shown.error = Some(error);
             super::render_refused(&shown, status)

@@ -64,6 +64,7 @@ async fn add(State(state): State<UiState>, form: Submitted) -> UiResult<Response
     match event_types::create(state.store.as_ref(), name, spec).await {
         Ok(_) => back("/event-types?done=created".into()),
         Err(error) => {
+            let error = ApiError::from(error);
             let chrome = Chrome::new(&form.viewer, "Event types");
             let mut page = catalogue_page(&state, chrome, &Fields::default()).await?;
             page.draft = (form.fields.get("name").into(), form.fields.get("description").into());

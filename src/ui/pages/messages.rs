@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::endpoint_detail::local_time;
 use super::{Chrome, Pager, app_for, back, page_query, render, when};
-use crate::error::ApiError;
+use crate::error::{ApiError, DomainError};
 use crate::ingest::MessageIn;
 use crate::manage::deliveries;
 use crate::model::{Application, Attempt, DeliveryState, DeliveryStatus, Message};
@@ -91,13 +91,14 @@ async fn send(
             let input = message_in(event_type.trim().to_owned(), payload);
             state.ingest.accept(&app.id, input, None).await
         }
-        Err(e) => Err(ApiError::invalid_field("payload", format!("the payload is not JSON: {e}"))),
+        Err(e) => Err(DomainError::invalid("payload", format!("the payload is not JSON: {e}"))),
     };
     match accepted {
         Ok(Accepted::Created { message, .. } | Accepted::Replayed(message)) => {
             back(format!("/apps/{}/messages/{}?done=sent", app.id, message.id))
         }
         Err(error) => {
+            let error = ApiError::from(error);
             let chrome = Chrome::new(&form.viewer, "Messages").in_app(&app, "messages");
             let mut page = messages_page(&state, chrome, app, Fields::default()).await?;
             let status = error.code.status();

@@ -1,0 +1,161 @@
+//! A delivery's life between the store and the dispatcher: which endpoints a message goes to,
+//! the claim a dispatcher holds while it sends, and what it reports back.
+//!
+//! ```text
+//! accepted ─▶ pending ─claim─▶ sending ─outcome─▶ succeeded | pending (retry) | failed
+//! ```
+
+use std::sync::Arc;
+
+use super::{Attempt, DeliveryStatus, Endpoint, Message};
+
+/// The fan-out rule over an application's enabled endpoints: those subscribed to the
+/// message, or just the one named in `only_endpoint`.
+pub fn select_targets(
+    enabled: Vec<Endpoint>,
+    msg: &Message,
+    only_endpoint: Option<&str>,
+) -> Vec<Endpoint> {
+    enabled
+        .into_iter()
+        .filter(|ep| match only_endpoint {
+            Some(only) => ep.id == only,
+            None => ep.subscribes_to(&msg.event_type, msg.channels.as_deref()),
+        })
+        .collect()
+}
+
+/// A delivery leased to one dispatcher until `lease`; `lease` also identifies the claim, so a
+/// late answer to an expired claim cannot overwrite the work of the claim that followed it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub delivery_id: i64,
+    pub lease: i64,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// A resend asked for by a user: one attempt, logged as manual.
+    pub manual: bool,
+    pub message: Arc<Message>,
+    pub endpoint: Arc<Endpoint>,
+}
+
+/// What happens to a delivery after an attempt (or without one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(i64),
+    Failed,
+    /// Give the lease back unattempted (shutdown, endpoint busy): due again at this time.
+    Release(i64),
+}
+
+impl NextStep {
+    /// The state the delivery moves to, and when it is due again if it is.
+    pub fn state(&self) -> (DeliveryStatus, Option<i64>) {
+        match *self {
+            Self::Succeeded => (DeliveryStatus::Success, None),
+            Self::Failed => (DeliveryStatus::Failed, None),
+            Self::RetryAt(at) | Self::Release(at) => (DeliveryStatus::Pending, Some(at)),
+        }
+    }
+
+    /// A lease given back unattempted keeps a resend's manual mark for the attempt to come;
+    /// any attempt uses it up.
+    pub fn keeps_manual(&self) -> bool {
+        matches!(self, Self::Release(_))
+    }
+}
+
+/// How an attempt bears on its endpoint's health.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointEffect {
+    None,
+    /// A success: the endpoint is healthy again.
+    Healthy,
+    /// A failure at `now`: disable the endpoint if it has failed since `disable_before` or earlier.
+    Failing {
+        now: i64,
+        disable_before: i64,
+    },
+    /// The receiver asked to stop (410 Gone).
+    Disable,
+}
+
+/// The result of one claim, to be recorded.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub delivery_id: i64,
+    pub lease: i64,
+    pub endpoint_id: String,
+    pub attempt: Option<Attempt>,
+    pub next: NextStep,
+    pub effect: EndpointEffect,
+}
+
+/// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
+/// endpoint is one update, not a thousand. A run of failures keeps its first time (when the
+/// failing began) and its last deadline.
+pub fn collapse_effects(outcomes: &[Outcome]) -> Vec<(&str, EndpointEffect)> {
+    let mut runs: Vec<(&str, EndpointEffect)> = Vec::new();
+    for o in outcomes.iter().filter(|o| o.effect != EndpointEffect::None) {
+        let last = runs.iter_mut().rev().find(|(id, _)| *id == o.endpoint_id);
+        match (last, &o.effect) {
+            (
+                Some((_, EndpointEffect::Failing { disable_before, .. })),
+                EndpointEffect::Failing { disable_before: later, .. },
+            ) => {
+                *disable_before = (*disable_before).max(*later);
+            }
+            (Some((_, previous)), effect) if previous == effect => {}
+            _ => runs.push((&o.endpoint_id, o.effect.clone())),
+        }
+    }
+    // One order for every node (a stable sort keeps each endpoint's own sequence), so two
+    // nodes updating the same endpoints cannot lock them in opposite orders and deadlock.
+    runs.sort_by(|a, b| a.0.cmp(b.0));
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(endpoint: &str, effect: EndpointEffect) -> Outcome {
+        Outcome {
+            delivery_id: 1,
+            lease: 1,
+            endpoint_id: endpoint.into(),
+            attempt: None,
+            next: NextStep::Failed,
+            effect,
+        }
+    }
+
+    #[test]
+    fn effects_collapse_per_run() {
+        let failing = |now, disable_before| EndpointEffect::Failing { now, disable_before };
+        let outcomes = vec![
+            outcome("a", EndpointEffect::Healthy),
+            outcome("a", EndpointEffect::Healthy),
+            outcome("b", failing(10, 1)),
+            outcome("b", failing(20, 5)),
+            outcome("a", EndpointEffect::None),
+            outcome("a", failing(30, 7)),
+        ];
+        let runs = collapse_effects(&outcomes);
+        assert_eq!(
+            runs,
+            vec![("a", EndpointEffect::Healthy), ("a", failing(30, 7)), ("b", failing(10, 5))],
+            "runs in endpoint order, each endpoint's own order kept"
+        );
+    }
+
+    #[test]
+    fn next_steps_map_to_states() {
+        assert_eq!(NextStep::Succeeded.state(), (DeliveryStatus::Success, None));
+        assert_eq!(NextStep::RetryAt(5).state(), (DeliveryStatus::Pending, Some(5)));
+        assert_eq!(NextStep::Release(7).state(), (DeliveryStatus::Pending, Some(7)));
+        assert_eq!(NextStep::Failed.state(), (DeliveryStatus::Failed, None));
+        assert!(NextStep::Release(7).keeps_manual() && !NextStep::RetryAt(5).keeps_manual());
+    }
+}

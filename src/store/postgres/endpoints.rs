@@ -1,0 +1,109 @@
+//! Endpoints.
+
+use deadpool_postgres::GenericClient;
+
+use super::rows;
+use super::util::{Cached, Param, all, conflict_or_internal, first, found, internal, opt_i64};
+use super::util::{paged, refs};
+use crate::model::Endpoint;
+use crate::store::StoreResult;
+use crate::store::rows::{ENDPOINT, opt_json, to_json};
+use crate::store::{ENDPOINT_CHANGED, ENDPOINT_UID_TAKEN, ListQuery, Order, Page, StoreError};
+
+pub(super) async fn insert(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
+    c.exec(
+        "INSERT INTO endpoints (uid, url, description, version, disabled, filter_types, channels,
+         throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile,
+         profile_config, template, updated_at, id, app_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        &refs(&endpoint_params(ep)),
+    )
+    .await
+    .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
+    Ok(())
+}
+
+pub(super) async fn update(c: &impl GenericClient, ep: &Endpoint, read_at: i64) -> StoreResult<()> {
+    let params = endpoint_params(ep);
+    let mut refs = refs(&params)[..19].to_vec();
+    refs.push(&read_at);
+    let changed = c
+        .exec(
+            "UPDATE endpoints SET uid = $1, url = $2, description = $3, version = $4, disabled = $5,
+             filter_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10,
+             secret = $11, previous_secrets = $12, failing_since = $13, profile = $14,
+             profile_config = $15, template = $16, updated_at = $17
+             WHERE id = $18 AND app_id = $19 AND updated_at = $20",
+            &refs,
+        )
+        .await
+        .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
+    if changed > 0 {
+        return Ok(());
+    }
+    // Nothing matched: gone, or changed since it was read.
+    find(c, &ep.app_id, &ep.id).await.and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
+}
+
+/// The endpoint's columns in the order both statements above use (the update leaves out the
+/// last, `created_at`).
+fn endpoint_params(ep: &Endpoint) -> Vec<Param> {
+    vec![
+        Box::new(ep.uid.clone()),
+        Box::new(ep.url.clone()),
+        Box::new(ep.description.clone()),
+        Box::new(ep.version),
+        Box::new(ep.disabled),
+        Box::new(opt_json(&ep.filter_types)),
+        Box::new(opt_json(&ep.channels)),
+        Box::new(opt_i64(ep.throttle_rate)),
+        Box::new(to_json(&ep.metadata)),
+        Box::new(to_json(&ep.headers)),
+        Box::new(ep.secret.clone()),
+        Box::new(to_json(&ep.previous_secrets)),
+        Box::new(ep.failing_since),
+        Box::new(ep.profile.clone()),
+        Box::new(to_json(&ep.profile_config)),
+        Box::new(ep.template.clone()),
+        Box::new(ep.updated_at),
+        Box::new(ep.id.clone()),
+        Box::new(ep.app_id.clone()),
+        Box::new(ep.created_at),
+    ]
+}
+
+pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)
+         ORDER BY id = $2 DESC LIMIT 1"
+    );
+    first(c, &sql, &[&app_id, &key], rows::endpoint).await?.ok_or(StoreError::NotFound("endpoint"))
+}
+
+pub(super) async fn list(
+    c: &impl GenericClient,
+    app_id: &str,
+    query: &ListQuery,
+) -> StoreResult<Page<Endpoint>> {
+    let select = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1");
+    let params: Vec<Param> = vec![Box::new(app_id.to_owned())];
+    let order = Order { key: "id", descending: false };
+    paged(c, &select, params, order, query, rows::endpoint).await
+}
+
+/// The endpoints of an application that could receive messages, for fan-out.
+pub(super) async fn enabled_of_app(
+    c: &impl GenericClient,
+    app_id: &str,
+) -> StoreResult<Vec<Endpoint>> {
+    let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND NOT disabled");
+    all(c, &sql, &[&app_id], rows::endpoint).await
+}
+
+pub(super) async fn delete(c: &impl GenericClient, app_id: &str, id: &str) -> StoreResult<()> {
+    let changed = c
+        .exec("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", &[&app_id, &id])
+        .await
+        .map_err(internal)?;
+    found(changed, "endpoint")
+}
