@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, ServerConfig};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{DispatchHandle, Dispatcher, Timing};
 use crate::ingest::Ingest;
 use crate::security::token;
 use crate::store::{self, Store};
@@ -20,17 +20,24 @@ pub struct App {
     router: axum::Router,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
+    dispatch: DispatchHandle,
     admin_token: String,
     server: ServerConfig,
 }
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, String> {
+        Self::build_with(config, Timing::system()).await
+    }
+
+    /// Like [`App::build`], with delivery's clock and jitter given (tests pass a clock they
+    /// can move forward).
+    pub async fn build_with(config: Config, timing: Timing) -> Result<Self, String> {
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
-        let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config);
-        let ingest = Arc::new(Ingest::new(store.clone(), dispatch));
+        let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config, timing);
+        let ingest = Arc::new(Ingest::new(store.clone(), dispatch.clone()));
         let body =
             api::BodyLimits { max_size: config.max_body_size, timeout: config.server.body_timeout };
         let admin: Arc<str> = admin_token.as_str().into();
@@ -53,7 +60,7 @@ impl App {
             announce_token(&admin_token, &config);
         }
         let server = config.server.clone();
-        Ok(Self { listener, router, store, dispatcher, admin_token, server })
+        Ok(Self { listener, router, store, dispatcher, dispatch, admin_token, server })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -63,6 +70,11 @@ impl App {
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The dispatcher's handle: to wake it, or to wait until delivery has come to rest.
+    pub fn dispatch(&self) -> DispatchHandle {
+        self.dispatch.clone()
     }
 
     pub fn admin_token(&self) -> &str {

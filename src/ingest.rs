@@ -76,7 +76,7 @@ impl Ingest {
             payload: input.payload.get().to_owned(),
             created_at,
         };
-        let lease = self.dispatch.lease_for_new_deliveries(message.created_at);
+        let lease = self.dispatch.lease_for_new_deliveries();
         let new = NewMessage { message, idempotency_key, deliver_at, lease, only_endpoint };
         let mut accepted = self.store.accept_message(new).await?;
         if let Accepted::Created { deliveries, leased, .. } = &mut accepted {

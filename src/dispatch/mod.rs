@@ -6,6 +6,7 @@
 
 mod client;
 mod gates;
+mod recorder;
 pub mod schedule;
 mod send;
 
@@ -19,14 +20,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::gates::{Gate, Gates};
+use self::recorder::Unrecorded;
 use self::send::Sender;
 pub use self::send::TestAnswer;
 use crate::config::Config;
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
-use crate::model::time::now_ms;
+use crate::model::time::{Clock, SystemClock};
 use crate::model::{Endpoint, Message};
 use crate::security::ssrf::Guard;
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 
 /// Claims per round trip to the store.
 const CLAIM_BATCH: usize = 256;
@@ -37,6 +39,25 @@ const PURGE_BATCH: usize = 1_000;
 const BUSY_DELAY_MS: i64 = 250;
 /// Longest idle sleep; also how often expired leases are looked for.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// The time and the chance delivery works from: the system's in production; in tests a
+/// clock that can be moved forward and a fixed jitter, so retries are exact and instant.
+#[derive(Clone)]
+pub struct Timing {
+    pub clock: Arc<dyn Clock>,
+    /// A number in [0, 1), drawn for each retry's jitter.
+    pub jitter: Arc<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl Timing {
+    pub fn system() -> Self {
+        Self { clock: Arc::new(SystemClock), jitter: Arc::new(crate::model::ids::random_unit) }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -62,6 +83,8 @@ pub struct DispatchHandle {
     /// Covers waiting at the gate and the request itself, so a live claim never expires.
     lease_ms: i64,
     sender: Arc<Sender>,
+    store: Arc<dyn Store>,
+    unrecorded: Arc<Unrecorded>,
 }
 
 impl DispatchHandle {
@@ -80,10 +103,11 @@ impl DispatchHandle {
         self.sender.render(&crate::profile::Delivery { message, endpoint, now_ms })
     }
 
-    /// A lease for the deliveries of a message accepted at `now`, if this node has room to
-    /// send them at once; `None` leaves them pending for whichever node claims them.
-    pub fn lease_for_new_deliveries(&self, now: i64) -> Option<i64> {
-        (self.held.load(Ordering::Acquire) < self.max_in_flight).then_some(now + self.lease_ms)
+    /// A lease for the deliveries of a message accepted now, if this node has room to send
+    /// them at once; `None` leaves them pending for whichever node claims them.
+    pub fn lease_for_new_deliveries(&self) -> Option<i64> {
+        let room = self.held.load(Ordering::Acquire) < self.max_in_flight;
+        room.then(|| self.sender.timing.now_ms() + self.lease_ms)
     }
 
     /// Gives committed, leased deliveries to the dispatcher. If it has stopped, their leases
@@ -100,17 +124,49 @@ impl DispatchHandle {
     pub fn wake(&self) {
         self.work_available.notify_one();
     }
+
+    /// Waits until this node holds no claim, every outcome it made is recorded, and no
+    /// delivery is due; then says when the next pending one is due, if any is. For tests and
+    /// tools that must know delivery has come to rest, without polling or sleeping. A
+    /// message whose acceptance has not been answered yet is not waited for.
+    pub async fn settle(&self) -> StoreResult<Option<i64>> {
+        loop {
+            let recorded = self.unrecorded.recorded().notified();
+            tokio::pin!(recorded);
+            recorded.as_mut().enable();
+            if self.held.load(Ordering::Acquire) == 0 && self.unrecorded.is_empty() {
+                match self.store.next_due_at().await? {
+                    Some(at) if at <= self.sender.timing.now_ms() => self.wake(),
+                    next => return Ok(next),
+                }
+            }
+            recorded.await;
+        }
+    }
 }
 
 /// Shared by the loop and the tasks it spawns.
 struct Running {
     slot_freed: Notify,
     outcomes: mpsc::UnboundedSender<Outcome>,
+    unrecorded: Arc<Unrecorded>,
     shutdown: CancellationToken,
 }
 
+impl Running {
+    /// Hands a held claim's outcome to the recorder: counted as unrecorded before the claim
+    /// stops being held, so [`DispatchHandle::settle`] never sees it as neither.
+    fn report(&self, outcome: Outcome, held: &AtomicUsize) {
+        self.unrecorded.add(1);
+        held.fetch_sub(1, Ordering::AcqRel);
+        if self.outcomes.send(outcome).is_err() {
+            self.unrecorded.done(1);
+        }
+    }
+}
+
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, server: &Config) -> (Self, DispatchHandle) {
+    pub fn new(store: Arc<dyn Store>, server: &Config, timing: Timing) -> (Self, DispatchHandle) {
         let config = &server.delivery;
         let guard = Guard::new(config.allowed_networks.clone());
         let sender = Sender {
@@ -122,6 +178,7 @@ impl Dispatcher {
             user_agent: format!("hookd/{}", env!("CARGO_PKG_VERSION")),
             default_headers: config.default_headers.clone(),
             max_body: server.max_body_size,
+            timing,
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
         let sender = Arc::new(sender);
@@ -132,6 +189,8 @@ impl Dispatcher {
             held: Arc::new(AtomicUsize::new(0)),
             max_in_flight: config.max_in_flight,
             lease_ms: 3 * config.request_timeout.as_millis() as i64 + 2_000,
+            store: store.clone(),
+            unrecorded: Arc::default(),
         };
         let dispatcher = Self {
             store,
@@ -153,13 +212,17 @@ impl Dispatcher {
     /// ingestion start without any query.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let (outcomes, outcome_queue) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_outcomes(self.store.clone(), outcome_queue));
+        let unrecorded = self.handle.unrecorded.clone();
+        let timing = self.sender.timing.clone();
+        let recorder = recorder::run(self.store.clone(), timing, unrecorded.clone(), outcome_queue);
+        let recorder = tokio::spawn(recorder);
         self.store.watch_for_work(self.handle.work_available.clone());
-        let running = Arc::new(Running { slot_freed: Notify::new(), outcomes, shutdown });
+        let running =
+            Arc::new(Running { slot_freed: Notify::new(), outcomes, unrecorded, shutdown });
         let tracker = TaskTracker::new();
         let (mut maintained, mut claim_now, mut next_look) = (0, true, Instant::now());
         while !running.shutdown.is_cancelled() {
-            let now = now_ms();
+            let now = self.now_ms();
             if now - maintained >= IDLE_WAKE.as_millis() as i64 {
                 maintained = now;
                 self.maintain(now).await;
@@ -184,8 +247,7 @@ impl Dispatcher {
         }
         self.handed_over.close();
         while let Ok(claim) = self.handed_over.try_recv() {
-            self.handle.held.fetch_sub(1, Ordering::AcqRel);
-            let _ = running.outcomes.send(release(&claim, now_ms()));
+            running.report(release(&claim, self.now_ms()), &self.handle.held);
         }
         tracker.close();
         tracker.wait().await;
@@ -202,15 +264,16 @@ impl Dispatcher {
         tracker: &TaskTracker,
     ) -> bool {
         let lease = now + self.handle.lease_ms;
-        let claimed = match self.store.claim_due_deliveries(now, limit, lease).await {
-            Ok(claims) => claims,
-            Err(e) => {
-                tracing::error!(error = %e, "claiming deliveries failed");
-                return false;
-            }
-        };
+        // Held from before the claim, so no moment shows leased rows that nobody holds.
+        self.handle.held.fetch_add(limit, Ordering::AcqRel);
+        let claimed = self.store.claim_due_deliveries(now, limit, lease).await;
+        let claimed = claimed.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "claiming deliveries failed");
+            Vec::new()
+        });
+        self.handle.held.fetch_sub(limit - claimed.len(), Ordering::AcqRel);
+        self.handle.unrecorded.progressed();
         let full_batch = claimed.len() == limit;
-        self.handle.held.fetch_add(claimed.len(), Ordering::AcqRel);
         for claim in claimed {
             self.start(claim, running, tracker);
         }
@@ -220,15 +283,18 @@ impl Dispatcher {
     /// Starts a held claim, or hands it back for later if its endpoint is saturated.
     fn start(&self, claim: Claim, running: &Arc<Running>, tracker: &TaskTracker) {
         let Some(gate) = self.gates.admit(&claim.endpoint.id) else {
-            self.handle.held.fetch_sub(1, Ordering::AcqRel);
             // Written at once rather than through the recorder, so it is in the store before
             // the recheck below claims again.
-            let store = self.store.clone();
-            let handed_back = release(&claim, now_ms() + BUSY_DELAY_MS);
+            let (store, unrecorded, now) =
+                (self.store.clone(), self.handle.unrecorded.clone(), self.now_ms());
+            let handed_back = release(&claim, now + BUSY_DELAY_MS);
+            unrecorded.add(1);
+            self.handle.held.fetch_sub(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                if let Err(e) = store.record_outcomes(Arc::new([handed_back]), now_ms()).await {
+                if let Err(e) = store.record_outcomes(Arc::new([handed_back]), now).await {
                     tracing::error!(error = %e, "handing back a claim failed; its lease will expire");
                 }
+                unrecorded.done(1);
             });
             // Look again when it is due, not at the next idle wake-up.
             let recheck = Instant::now() + Duration::from_millis(BUSY_DELAY_MS as u64 + 10);
@@ -241,8 +307,7 @@ impl Dispatcher {
         tracker.spawn(async move {
             let outcome = deliver(&sender, &claim, &gate, &running.shutdown).await;
             gate.leave();
-            let _ = running.outcomes.send(outcome);
-            held.fetch_sub(1, Ordering::AcqRel);
+            running.report(outcome, &held);
             running.slot_freed.notify_one();
         });
     }
@@ -258,12 +323,16 @@ impl Dispatcher {
         wake
     }
 
+    fn now_ms(&self) -> i64 {
+        self.sender.timing.now_ms()
+    }
+
     /// How long until the next pending delivery is due (at most [`IDLE_WAKE`]).
     async fn until_next_due(&self) -> Duration {
         match self.store.next_due_at().await {
-            Ok(Some(due)) => {
-                Duration::from_millis((due - now_ms()).clamp(1, IDLE_WAKE.as_millis() as i64) as u64)
-            }
+            Ok(Some(due)) => Duration::from_millis(
+                (due - self.now_ms()).clamp(1, IDLE_WAKE.as_millis() as i64) as u64,
+            ),
             _ => IDLE_WAKE,
         }
     }
@@ -299,12 +368,12 @@ async fn deliver(
         permit = gate.enter(claim.endpoint.throttle_rate) => permit,
         _ = shutdown.cancelled() => None,
     };
-    let lease_left = claim.lease - now_ms();
+    let lease_left = claim.lease - sender.timing.now_ms();
     match permit {
         Some(_permit) if lease_left > sender.timeout.as_millis() as i64 => {
             sender.attempt(claim).await
         }
-        _ => release(claim, now_ms()),
+        _ => release(claim, sender.timing.now_ms()),
     }
 }
 
@@ -317,43 +386,4 @@ fn release(claim: &Claim, due: i64) -> Outcome {
         next: NextStep::Release(due),
         effect: EndpointEffect::None,
     }
-}
-
-/// Writes outcomes in batches: whatever arrived while the previous batch was committing.
-async fn record_outcomes(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiver<Outcome>) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 1024 {
-            match queue.try_recv() {
-                Ok(o) => batch.push(o),
-                Err(_) => break,
-            }
-        }
-        match record_with_retries(store.as_ref(), batch).await {
-            Ok(disabled) => {
-                disabled.iter().for_each(|id| tracing::warn!(endpoint = %id, "endpoint disabled"))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "recording outcomes failed; their leases will expire and the deliveries repeat")
-            }
-        }
-    }
-}
-
-/// Records a batch, trying again after a short pause if the store fails (a database that
-/// restarts, say). Recording twice is harmless: an attempt is logged once, and a delivery
-/// moves only while the claim's lease holds.
-async fn record_with_retries(
-    store: &dyn Store,
-    batch: Vec<Outcome>,
-) -> Result<Vec<String>, crate::store::StoreError> {
-    let batch: Arc<[Outcome]> = batch.into();
-    for pause_ms in [50, 500] {
-        match store.record_outcomes(batch.clone(), now_ms()).await {
-            Ok(disabled) => return Ok(disabled),
-            Err(e) => tracing::warn!(error = %e, "recording outcomes failed; trying again"),
-        }
-        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-    }
-    store.record_outcomes(batch, now_ms()).await
 }

@@ -7,11 +7,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
 
+use super::Timing;
 use super::client::{self, HttpClient};
 use super::schedule::{self, Verdict};
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
-use crate::model::ids::{self, random_u64};
-use crate::model::time::now_ms;
+use crate::model::ids;
 use crate::model::{Attempt, DeliveryStatus, TriggerType};
 use crate::profile::{self, Delivery, Rendered};
 use crate::security::ssrf::Guard;
@@ -32,6 +32,7 @@ pub struct Sender {
     pub default_headers: Vec<(String, String)>,
     /// The largest body a template may render (the server's `max_body_size`).
     pub max_body: usize,
+    pub timing: Timing,
 }
 
 /// What came back: a status with (part of) the body, or the failure in words.
@@ -59,7 +60,7 @@ impl Sender {
         message: &crate::model::Message,
         endpoint: &crate::model::Endpoint,
     ) -> TestAnswer {
-        let delivery = Delivery { message, endpoint, now_ms: now_ms() };
+        let delivery = Delivery { message, endpoint, now_ms: self.timing.now_ms() };
         let response = self.render_and_send(&delivery).await;
         TestAnswer { status: response.status, text: response.text }
     }
@@ -71,7 +72,7 @@ impl Sender {
 
     pub async fn attempt(&self, claim: &Claim) -> Outcome {
         let started = Instant::now();
-        let now = now_ms();
+        let now = self.timing.now_ms();
         let ep = &claim.endpoint;
         let response = if ep.disabled && !claim.manual {
             Response::not_sent("the endpoint is disabled".into())
@@ -95,7 +96,7 @@ impl Sender {
         verdict: Verdict,
     ) -> Outcome {
         let attempts_made = claim.attempts as usize + 1;
-        let unit_random = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let unit_random = (self.timing.jitter)();
         let retry_after =
             response.retry_after.filter(|_| matches!(response.status, Some(429 | 503)));
         let next = match verdict {

@@ -62,11 +62,11 @@ pub fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random generator failed");
 }
 
-/// A random `u64`, for jitter.
-pub fn random_u64() -> u64 {
+/// A random number in [0, 1), for jitter.
+pub fn random_unit() -> f64 {
     let mut b = [0u8; 8];
     fill_random(&mut b);
-    u64::from_le_bytes(b)
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

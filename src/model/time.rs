@@ -2,11 +2,50 @@
 //! Kept here (rather than pulling in a date crate) because hookd needs only these few
 //! conversions, all in UTC.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Where delivery reads the time: when attempts are made, when retries fall due, when leases
+/// end. Passed in rather than read from the system, so a test can move it forward and see a
+/// retry due in an hour happen at once, with nothing slept.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+/// The system's clock: production's.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// The system's clock moved forward by however far a test has advanced it. It never runs
+/// behind the system clock, so what the rest of hookd stamps with the system's time (a
+/// message's creation) is never in its future.
+#[derive(Default)]
+pub struct TestClock {
+    ahead_ms: AtomicI64,
+}
+
+impl TestClock {
+    /// Moves the clock forward to `at` (never back).
+    pub fn advance_to(&self, at: i64) {
+        let ahead = at - now_ms();
+        self.ahead_ms.fetch_max(ahead, Ordering::AcqRel);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        now_ms() + self.ahead_ms.load(Ordering::Acquire)
+    }
 }
 
 /// `2024-01-02T03:04:05.678Z`.

@@ -1,7 +1,8 @@
 use hyper::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, fresh_schema};
+use crate::common::pg_schema;
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn application_crud_by_id_and_uid() {
@@ -113,6 +114,7 @@ async fn concurrent_first_puts_all_succeed() {
 
 #[tokio::test]
 async fn concurrent_first_puts_all_succeed_on_postgres() {
-    let Some(url) = fresh_schema().await else { return };
+    let Some(pg) = pg_schema().await else { return };
+    let url = pg.url.clone();
     concurrent_first_puts(TestApp::spawn_with(|c| c.database_url = Some(url)).await).await;
 }

@@ -92,25 +92,7 @@ impl Console {
     }
 }
 
-/// The Python with Playwright, and Chromium, if both are here. `scripts/test` installs them
-/// and sets `HOOKD_REQUIRE_BROWSER`, so there a missing one fails the test; run bare, the
-/// browser tests say what they skipped and pass.
-pub fn browser_python() -> Option<String> {
-    let python = std::env::var("HOOKD_TEST_PYTHON").ok();
-    let chromium = std::path::Path::new(CHROMIUM).exists();
-    let missing = match (&python, chromium) {
-        (Some(_), true) => return python,
-        (None, _) => "HOOKD_TEST_PYTHON is not set (./scripts/test sets it up)",
-        (Some(_), false) => "Chromium is not installed at /usr/bin/chromium",
-    };
-    if std::env::var_os("HOOKD_REQUIRE_BROWSER").is_some() {
-        panic!("browser tests cannot run: {missing}");
-    }
-    eprintln!("SKIPPED browser test: {missing}; run ./scripts/test to run it");
-    None
-}
-
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub use crate::common::{CHROMIUM, browser_python};
 
 /// Runs a Playwright script of tests/ui with `env`; panics with its output unless it prints
 /// `OK` last.

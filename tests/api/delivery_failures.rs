@@ -66,10 +66,8 @@ async fn endpoint_failing_for_the_configured_period_is_disabled() {
     app.create_app("a").await;
     app.create_endpoint("a", json!({"url": receiver.url, "uid": "r"})).await;
     app.send("a", json!({"eventType": "x", "payload": {}})).await;
-    eventually("the endpoint to be disabled", || async {
-        (app.get("/api/v1/app/a/endpoint/r").await.1["disabled"] == true).then_some(())
-    })
-    .await;
+    app.drain().await;
+    assert_eq!(app.get("/api/v1/app/a/endpoint/r").await.1["disabled"], true);
 }
 
 #[tokio::test]

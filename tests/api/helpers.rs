@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use std::sync::Arc;
+
 use hookd::app::App;
 use hookd::config::{Config, Layers};
+use hookd::dispatch::{DispatchHandle, Timing};
+use hookd::model::time::TestClock;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
@@ -67,6 +71,9 @@ where
 pub struct TestApp {
     pub base: String,
     pub client: Api,
+    /// Delivery's clock: [`TestApp::drain`] moves it forward to each retry.
+    pub clock: Arc<TestClock>,
+    dispatch: DispatchHandle,
     shutdown: CancellationToken,
     _dir: TempDir,
 }
@@ -81,11 +88,36 @@ impl TestApp {
         let dir = TempDir::new();
         let mut config = test_config(&dir);
         adjust(&mut config);
-        let app = App::build(config).await.expect("app builds");
+        let clock = Arc::new(TestClock::default());
+        // The middle of the jitter's range: every retry waits exactly its scheduled delay.
+        let timing = Timing { clock: clock.clone(), jitter: Arc::new(|| 0.5) };
+        let app = App::build_with(config, timing).await.expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let shutdown = CancellationToken::new();
+        let (shutdown, dispatch) = (CancellationToken::new(), app.dispatch());
         tokio::spawn(app.run(shutdown.clone()));
-        Self { client: Api::new(&base, Some(TOKEN)), base, shutdown, _dir: dir }
+        let client = Api::new(&base, Some(TOKEN));
+        Self { client, base, clock, dispatch, shutdown, _dir: dir }
+    }
+
+    /// Runs delivery to the end, as zero2prod runs its worker until the queue is empty: waits
+    /// until nothing is due or in flight, moves the clock to the next retry, and again, until
+    /// no delivery is pending. Retries scheduled hours ahead happen at once; nothing sleeps.
+    pub async fn drain(&self) {
+        let rounds = async {
+            for _ in 0..1_000 {
+                match self.dispatch.settle().await.expect("the store answers") {
+                    None => return,
+                    Some(due) => {
+                        self.clock.advance_to(due);
+                        self.dispatch.wake();
+                    }
+                }
+            }
+            panic!("deliveries were still pending after 1,000 rounds of retries");
+        };
+        tokio::time::timeout(Duration::from_secs(30), rounds)
+            .await
+            .expect("delivery comes to rest within 30 s");
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -122,26 +154,22 @@ impl TestApp {
         msg["id"].as_str().expect("id").to_owned()
     }
 
-    /// The attempts of a message, oldest first, once there are at least `n`.
+    /// The attempts of a message, oldest first, once delivery has come to rest; at least `n`.
     pub async fn attempts(&self, app: &str, msg: &str, n: usize) -> Vec<Value> {
-        let path = format!("/api/v1/app/{app}/attempt/msg/{msg}");
-        eventually(&format!("{n} attempts"), || async {
-            let (_, page) = self.get(&path).await;
-            let mut data = page["data"].as_array().cloned().unwrap_or_default();
-            data.reverse();
-            (data.len() >= n).then_some(data)
-        })
-        .await
+        self.drain().await;
+        let (_, page) = self.get(&format!("/api/v1/app/{app}/attempt/msg/{msg}")).await;
+        let mut data = page["data"].as_array().cloned().unwrap_or_default();
+        data.reverse();
+        assert!(data.len() >= n, "expected at least {n} attempts, found {}: {page}", data.len());
+        data
     }
 
-    /// The message's delivery status towards its first endpoint once it is `status_text`.
+    /// Asserts the message's delivery status towards its first endpoint once delivery has
+    /// come to rest.
     pub async fn delivery_becomes(&self, app: &str, msg: &str, status_text: &str) {
-        let path = format!("/api/v1/app/{app}/msg/{msg}/endpoint");
-        eventually(&format!("delivery {status_text}"), || async {
-            let (_, page) = self.get(&path).await;
-            (page["data"][0]["statusText"] == status_text).then_some(())
-        })
-        .await
+        self.drain().await;
+        let (_, page) = self.get(&format!("/api/v1/app/{app}/msg/{msg}/endpoint")).await;
+        assert_eq!(page["data"][0]["statusText"], status_text, "{page}");
     }
 
     /// Creates an application and returns its id.
@@ -295,20 +323,4 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A fresh schema in `DATABASE_URL`'s database, and the URL that selects it; `None` (with a
-/// note) when `DATABASE_URL` is not set, as in a bare `cargo test`.
-pub async fn fresh_schema() -> Option<String> {
-    let Ok(base) = std::env::var("DATABASE_URL") else {
-        eprintln!("SKIPPED the PostgreSQL part: DATABASE_URL is not set (./scripts/test sets it)");
-        return None;
-    };
-    let schema = hookd::model::ids::new_id("test_").to_lowercase();
-    let (client, connection) =
-        tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options=-csearch_path%3D{schema}"))
 }

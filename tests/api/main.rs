@@ -4,6 +4,8 @@
 mod applications;
 mod browser;
 mod cluster;
+#[path = "../common/mod.rs"]
+mod common;
 mod console;
 mod crash;
 mod delivery;

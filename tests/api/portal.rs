@@ -5,7 +5,8 @@
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, TestApp, fresh_schema};
+use crate::common::pg_schema;
+use crate::helpers::{Api, TestApp};
 
 #[tokio::test]
 async fn portal_tokens_are_scoped_on_sqlite() {
@@ -14,7 +15,8 @@ async fn portal_tokens_are_scoped_on_sqlite() {
 
 #[tokio::test]
 async fn portal_tokens_are_scoped_on_postgres() {
-    let Some(url) = fresh_schema().await else { return };
+    let Some(pg) = pg_schema().await else { return };
+    let url = pg.url.clone();
     scoping(TestApp::spawn_with(|c| c.database_url = Some(url)).await).await;
 }
 

@@ -22,44 +22,15 @@ pub async fn sqlite() -> (Arc<dyn Store>, TempDir) {
 /// A store in a schema of its own, dropped afterwards.
 pub struct PgDatabase {
     pub store: Arc<dyn Store>,
-    base_url: String,
-    schema: String,
+    _schema: crate::common::PgSchema,
 }
 
-/// `None` when `DATABASE_URL` is unset (the suite then runs on SQLite only).
+/// `None` under the skip policy when `DATABASE_URL` is unset (the suite then runs on SQLite
+/// only).
 pub async fn postgres() -> Option<PgDatabase> {
-    let Ok(base_url) = std::env::var("DATABASE_URL") else {
-        eprintln!("DATABASE_URL is not set: skipping the PostgreSQL run of this story");
-        return None;
-    };
-    let schema = hookd::model::ids::new_id("t_").to_lowercase();
-    run_sql(&base_url, &format!("CREATE SCHEMA {schema}")).await;
-    let separator = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{separator}options=-csearch_path%3D{schema}");
-    let store = hookd::store::postgres::PgStore::open(&url).await.expect("open postgres");
-    Some(PgDatabase { store: Arc::new(store), base_url, schema })
-}
-
-pub async fn run_sql(url: &str, sql: &str) {
-    let (client, connection) =
-        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to DATABASE_URL");
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.expect("run sql");
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (url, sql) =
-            (self.base_url.clone(), format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        // Best effort, on a thread of its own: Drop cannot await.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            if let Ok(rt) = rt {
-                rt.block_on(run_sql(&url, &sql));
-            }
-        })
-        .join();
-    }
+    let schema = crate::common::pg_schema().await?;
+    let store = hookd::store::postgres::PgStore::open(&schema.url).await.expect("open postgres");
+    Some(PgDatabase { store: Arc::new(store), _schema: schema })
 }
 
 pub mod fixtures {

@@ -4,6 +4,8 @@
 
 mod backends;
 mod catalog;
+#[path = "../common/mod.rs"]
+mod common;
 mod console;
 mod delivery;
 mod messages;

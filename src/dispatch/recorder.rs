@@ -1,0 +1,93 @@
+//! Writing outcomes to the store in batches, and knowing when everything has been written
+//! (what [`DispatchHandle::settle`](super::DispatchHandle::settle) waits for).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+
+use super::Timing;
+use crate::model::delivery::Outcome;
+use crate::store::{Store, StoreError};
+
+/// Outcomes this node has made and not yet recorded, and a signal after each recording.
+#[derive(Default)]
+pub(super) struct Unrecorded {
+    count: AtomicUsize,
+    recorded: Notify,
+}
+
+impl Unrecorded {
+    /// Counts an outcome about to be handed to the recorder (or written directly).
+    pub(super) fn add(&self, n: usize) {
+        self.count.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// `n` outcomes reached the store (or failed for good).
+    pub(super) fn done(&self, n: usize) {
+        self.count.fetch_sub(n, Ordering::AcqRel);
+        self.recorded.notify_waiters();
+    }
+
+    /// Something a waiter for quiet watches changed without a recording (a claim came back
+    /// with less than it reserved).
+    pub(super) fn progressed(&self) {
+        self.recorded.notify_waiters();
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    pub(super) fn recorded(&self) -> &Notify {
+        &self.recorded
+    }
+}
+
+/// Writes outcomes in batches: whatever arrived while the previous batch was committing.
+pub(super) async fn run(
+    store: Arc<dyn Store>,
+    timing: Timing,
+    unrecorded: Arc<Unrecorded>,
+    mut queue: mpsc::UnboundedReceiver<Outcome>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match queue.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        match record_with_retries(store.as_ref(), &timing, batch).await {
+            Ok(disabled) => {
+                disabled.iter().for_each(|id| tracing::warn!(endpoint = %id, "endpoint disabled"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording outcomes failed; their leases will expire and the deliveries repeat")
+            }
+        }
+        unrecorded.done(size);
+    }
+}
+
+/// Records a batch, trying again after a short pause if the store fails (a database that
+/// restarts, say). Recording twice is harmless: an attempt is logged once, and a delivery
+/// moves only while the claim's lease holds.
+async fn record_with_retries(
+    store: &dyn Store,
+    timing: &Timing,
+    batch: Vec<Outcome>,
+) -> Result<Vec<String>, StoreError> {
+    let batch: Arc<[Outcome]> = batch.into();
+    for pause_ms in [50, 500] {
+        match store.record_outcomes(batch.clone(), timing.now_ms()).await {
+            Ok(disabled) => return Ok(disabled),
+            Err(e) => tracing::warn!(error = %e, "recording outcomes failed; trying again"),
+        }
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+    }
+    store.record_outcomes(batch, timing.now_ms()).await
+}
