@@ -11,7 +11,7 @@ pub mod schedule;
 mod send;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -85,6 +85,8 @@ pub struct DispatchHandle {
     sender: Arc<Sender>,
     store: Arc<dyn Store>,
     unrecorded: Arc<Unrecorded>,
+    /// The loop is claiming (one claim at a time).
+    claiming: Arc<AtomicBool>,
 }
 
 impl DispatchHandle {
@@ -134,14 +136,26 @@ impl DispatchHandle {
             let recorded = self.unrecorded.recorded().notified();
             tokio::pin!(recorded);
             recorded.as_mut().enable();
-            if self.held.load(Ordering::Acquire) == 0 && self.unrecorded.is_empty() {
-                match self.store.next_due_at().await? {
+            if self.is_quiet() {
+                let before = self.unrecorded.generation();
+                let next = self.store.next_due_at().await?;
+                if !self.is_quiet() || self.unrecorded.generation() != before {
+                    continue; // the answer may predate a claim or a recording: ask again
+                }
+                match next {
                     Some(at) if at <= self.sender.timing.now_ms() => self.wake(),
                     next => return Ok(next),
                 }
             }
             recorded.await;
         }
+    }
+
+    /// No claim running, none held, every outcome recorded.
+    fn is_quiet(&self) -> bool {
+        !self.claiming.load(Ordering::Acquire)
+            && self.held.load(Ordering::Acquire) == 0
+            && self.unrecorded.is_empty()
     }
 }
 
@@ -191,6 +205,7 @@ impl Dispatcher {
             lease_ms: 3 * config.request_timeout.as_millis() as i64 + 2_000,
             store: store.clone(),
             unrecorded: Arc::default(),
+            claiming: Arc::default(),
         };
         let dispatcher = Self {
             store,
@@ -264,14 +279,17 @@ impl Dispatcher {
         tracker: &TaskTracker,
     ) -> bool {
         let lease = now + self.handle.lease_ms;
-        // Held from before the claim, so no moment shows leased rows that nobody holds.
-        self.handle.held.fetch_add(limit, Ordering::AcqRel);
+        // Marked while the claim runs, so no moment shows leased rows that nobody holds; not
+        // counted as held, so ingestion keeps leasing new deliveries meanwhile.
+        self.handle.claiming.store(true, Ordering::Release);
+        self.handle.unrecorded.progressed();
         let claimed = self.store.claim_due_deliveries(now, limit, lease).await;
         let claimed = claimed.unwrap_or_else(|e| {
             tracing::error!(error = %e, "claiming deliveries failed");
             Vec::new()
         });
-        self.handle.held.fetch_sub(limit - claimed.len(), Ordering::AcqRel);
+        self.handle.held.fetch_add(claimed.len(), Ordering::AcqRel);
+        self.handle.claiming.store(false, Ordering::Release);
         self.handle.unrecorded.progressed();
         let full_batch = claimed.len() == limit;
         for claim in claimed {

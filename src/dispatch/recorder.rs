@@ -2,7 +2,7 @@
 //! (what [`DispatchHandle::settle`](super::DispatchHandle::settle) waits for).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -16,6 +16,9 @@ use crate::store::{Store, StoreError};
 pub(super) struct Unrecorded {
     count: AtomicUsize,
     recorded: Notify,
+    /// Bumped by every recording and claim, so a waiter can tell that what it read from the
+    /// store may already be out of date.
+    generation: AtomicU64,
 }
 
 impl Unrecorded {
@@ -27,13 +30,17 @@ impl Unrecorded {
     /// `n` outcomes reached the store (or failed for good).
     pub(super) fn done(&self, n: usize) {
         self.count.fetch_sub(n, Ordering::AcqRel);
+        self.progressed();
+    }
+
+    /// Something a waiter for quiet watches changed (a recording, a claim).
+    pub(super) fn progressed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.recorded.notify_waiters();
     }
 
-    /// Something a waiter for quiet watches changed without a recording (a claim came back
-    /// with less than it reserved).
-    pub(super) fn progressed(&self) {
-        self.recorded.notify_waiters();
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub(super) fn is_empty(&self) -> bool {
