@@ -14,19 +14,24 @@ pub(super) async fn insert_app(c: &impl GenericClient, app: &Application) -> Sto
     c.exec(
         "INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &app.id,
-            &app.uid,
-            &app.name,
-            &opt_i64(app.rate_limit),
-            &to_json(&app.metadata),
-            &app.created_at,
-            &app.updated_at,
-        ],
+        &refs(&app_params(app)),
     )
     .await
     .map_err(conflict_or_internal(APP_UID_TAKEN))?;
     Ok(())
+}
+
+/// The application's columns in the order both inserts use.
+fn app_params(app: &Application) -> Vec<Param> {
+    vec![
+        Box::new(app.id.clone()),
+        Box::new(app.uid.clone()),
+        Box::new(app.name.clone()),
+        Box::new(opt_i64(app.rate_limit)),
+        Box::new(to_json(&app.metadata)),
+        Box::new(app.created_at),
+        Box::new(app.updated_at),
+    ]
 }
 
 pub(super) async fn find_app(c: &impl GenericClient, id_or_uid: &str) -> StoreResult<Application> {
@@ -84,15 +89,7 @@ pub(super) async fn upsert_app(
         .exec(
             "INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (uid) DO NOTHING",
-            &[
-                &app.id,
-                &app.uid,
-                &app.name,
-                &opt_i64(app.rate_limit),
-                &to_json(&app.metadata),
-                &app.created_at,
-                &app.updated_at,
-            ],
+            &refs(&app_params(app)),
         )
         .await
         .map_err(internal)?;
