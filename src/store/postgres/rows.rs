@@ -20,11 +20,13 @@ impl Columns for Row {
     /// Widens whatever integer type the column has: the schema uses SMALLINT for states,
     /// INTEGER for versions and status codes, BIGINT for times.
     fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
-        let column = self.columns().iter().find(|c| c.name() == col);
-        match column.map(|c| c.type_().clone()) {
-            Some(Type::INT2) => self.try_get::<_, Option<i16>>(col).map(|v| v.map(i64::from)),
-            Some(Type::INT4) => self.try_get::<_, Option<i32>>(col).map(|v| v.map(i64::from)),
-            _ => self.try_get(col),
+        let Some(i) = self.columns().iter().position(|c| c.name() == col) else {
+            return Err(internal(format!("no column {col}")));
+        };
+        match *self.columns()[i].type_() {
+            Type::INT2 => self.try_get::<_, Option<i16>>(i).map(|v| v.map(i64::from)),
+            Type::INT4 => self.try_get::<_, Option<i32>>(i).map(|v| v.map(i64::from)),
+            _ => self.try_get(i),
         }
         .map_err(internal)
     }
