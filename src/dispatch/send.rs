@@ -96,7 +96,6 @@ impl Sender {
         verdict: Verdict,
     ) -> Outcome {
         let attempts_made = claim.attempts as usize + 1;
-        let unit_random = (self.timing.jitter)();
         let retry_after =
             response.retry_after.filter(|_| matches!(response.status, Some(429 | 503)));
         let next = match verdict {
@@ -104,6 +103,7 @@ impl Sender {
             Verdict::Final | Verdict::Gone => NextStep::Failed,
             Verdict::Retry if claim.manual => NextStep::Failed,
             Verdict::Retry => {
+                let unit_random = (self.timing.jitter)();
                 match schedule::next_delay(&self.schedule, attempts_made, retry_after, unit_random)
                 {
                     Some(wait) => NextStep::RetryAt(now + wait.as_millis() as i64),

@@ -13,18 +13,24 @@ pub const MESSAGE: &str = "msg_";
 pub const ATTEMPT: &str = "atmpt_";
 
 /// The last id body handed out, so ids made in the same millisecond still sort in the order
-/// they were made (the random part is incremented instead of redrawn).
+/// they were made (the random part is incremented instead of redrawn, as in monotonic ULIDs).
 static LAST: Mutex<u128> = Mutex::new(0);
 
 /// A new id with the given prefix.
+///
+/// The random part is drawn once per millisecond, not once per id: under load many ids share
+/// a millisecond, and a draw is a system call (three of them per message, before).
 pub fn new_id(prefix: &str) -> String {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let mut random = [0u8; 16];
-    fill_random(&mut random[6..]);
-    let fresh = (millis << 80) | (u128::from_be_bytes(random) & ((1 << 80) - 1));
     let value = {
         let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *last = if fresh >> 80 <= *last >> 80 { *last + 1 } else { fresh };
+        *last = if millis <= *last >> 80 {
+            *last + 1
+        } else {
+            let mut random = [0u8; 16];
+            fill_random(&mut random[6..]);
+            (millis << 80) | (u128::from_be_bytes(random) & ((1 << 80) - 1))
+        };
         *last
     };
     encode(prefix, value)

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::rows;
-use super::util::{all, conflict_or_internal, first, found, internal, paged};
+use super::util::{all, by_id_or_key, conflict_or_internal, first, found, internal, paged};
 use crate::model::{Application, EventType};
 use crate::store::StoreResult;
 use crate::store::rows::{APP, EVENT_TYPE, contains_pattern, opt_json, to_json};
@@ -31,11 +31,9 @@ pub(super) fn insert_app(conn: &Connection, app: &Application) -> StoreResult<()
 }
 
 pub(super) fn find_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Application> {
-    let sql = format!(
-        "SELECT {APP} FROM applications WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    first(&mut stmt, [id_or_uid], rows::app)?.ok_or(StoreError::NotFound("application"))
+    let select = format!("SELECT {APP} FROM applications WHERE 1");
+    by_id_or_key(conn, &select, "uid", &[id_or_uid], rows::app)?
+        .ok_or(StoreError::NotFound("application"))
 }
 
 pub(super) fn list_apps(conn: &Connection, query: &ListQuery) -> StoreResult<Page<Application>> {

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::rows;
-use super::util::{all, conflict_or_internal, first, found, internal, paged};
+use super::util::{all, by_id_or_key, conflict_or_internal, found, internal, paged};
 use crate::model::Endpoint;
 use crate::store::StoreResult;
 use crate::store::rows::{ENDPOINT, opt_json, to_json};
@@ -46,12 +46,9 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
 }
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
-    let sql = format!(
-        "SELECT {ENDPOINT} FROM endpoints WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)
-         ORDER BY id = ?2 DESC LIMIT 1"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    first(&mut stmt, [app_id, id_or_uid], rows::endpoint)?.ok_or(StoreError::NotFound("endpoint"))
+    let select = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = ?1");
+    by_id_or_key(conn, &select, "uid", &[app_id, id_or_uid], rows::endpoint)?
+        .ok_or(StoreError::NotFound("endpoint"))
 }
 
 pub(super) fn list(

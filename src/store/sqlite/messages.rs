@@ -5,7 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::rows;
-use super::util::{all, first, internal, paged, unique_or_internal};
+use super::util::{all, by_id_or_key, first, internal, paged, unique_or_internal};
 use super::{catalog, endpoints};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
@@ -103,13 +103,8 @@ fn fan_out(
 }
 
 pub(super) fn find(conn: &Connection, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
-    let sql = format!(
-        "SELECT {} FROM messages WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2)
-         ORDER BY id = ?2 DESC LIMIT 1",
-        crate::store::rows::MESSAGE
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    first(&mut stmt, [app_id, id_or_event_id], rows::message)?
+    let select = format!("SELECT {} FROM messages WHERE app_id = ?1", crate::store::rows::MESSAGE);
+    by_id_or_key(conn, &select, "event_id", &[app_id, id_or_event_id], rows::message)?
         .ok_or(StoreError::NotFound("message"))
 }
 

@@ -137,6 +137,7 @@ impl Writer {
 }
 
 fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
+    let mut durability = Durability::default();
     let mut stats = (0usize, 0usize, std::time::Duration::ZERO, std::time::Instant::now());
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -149,7 +150,7 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
         stats.0 += 1;
         stats.1 += batch.len();
         let t = std::time::Instant::now();
-        commit_batch(&conn, batch);
+        commit_batch(&conn, &mut durability, batch);
         stats.2 += t.elapsed();
         if stats.3.elapsed() > std::time::Duration::from_secs(2) {
             tracing::debug!(
@@ -165,13 +166,13 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
 
 /// Commits the batch in one transaction and answers every job. If the transaction fails, each
 /// job runs again alone, so the failure answers only the job that causes it.
-fn commit_batch(conn: &Connection, mut batch: Vec<Job>) {
-    let outcome = transaction(conn, &mut batch);
+fn commit_batch(conn: &Connection, durability: &mut Durability, mut batch: Vec<Job>) {
+    let outcome = transaction(conn, durability, &mut batch);
     match outcome {
         Err(why) if batch.len() > 1 => {
             tracing::error!(error = %why, jobs = batch.len(), "a write failed; its batch was rolled back and its jobs run again one by one");
             for job in batch {
-                commit_batch(conn, vec![job]);
+                commit_batch(conn, durability, vec![job]);
             }
         }
         Err(why) => {
@@ -182,13 +183,35 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Job>) {
     }
 }
 
+/// The writer's `synchronous` setting, changed only when a batch needs the other one: the
+/// pragma and `BEGIN`/`COMMIT` are prepared once, not parsed again for every commit.
+#[derive(Default)]
+struct Durability {
+    full: Option<bool>,
+}
+
+impl Durability {
+    fn set(&mut self, conn: &Connection, full: bool) -> rusqlite::Result<()> {
+        if self.full != Some(full) {
+            self.full = None; // unknown until the pragma has run
+            conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+            self.full = Some(full);
+        }
+        Ok(())
+    }
+}
+
 /// Runs the jobs in one transaction; on any failure inside the database nothing is kept.
-fn transaction(conn: &Connection, batch: &mut [Job]) -> Result<(), String> {
-    let sync = if batch.iter().any(|job| job.durable) { "FULL" } else { "NORMAL" };
-    conn.pragma_update(None, "synchronous", sync).map_err(|e| e.to_string())?;
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+fn transaction(
+    conn: &Connection,
+    durability: &mut Durability,
+    batch: &mut [Job],
+) -> Result<(), String> {
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+    durability.set(conn, batch.iter().any(|job| job.durable)).map_err(|e| e.to_string())?;
+    run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
     let ran = batch.iter_mut().try_for_each(|job| job.work.run(conn));
-    let outcome = ran.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+    let outcome = ran.and_then(|()| run("COMMIT").map_err(|e| e.to_string()));
     if outcome.is_err() {
         // Fails harmlessly when SQLite has already rolled back by itself (a full disk).
         let _ = conn.execute_batch("ROLLBACK");
@@ -253,7 +276,7 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
         let (jobs, answers): (Vec<Job>, Vec<_>) =
             [(1, false), (2, true), (3, false)].into_iter().map(|(x, f)| job(x, f)).unzip();
-        commit_batch(&conn, jobs);
+        commit_batch(&conn, &mut Durability::default(), jobs);
         let answers: Vec<bool> =
             answers.into_iter().map(|mut a| a.try_recv().unwrap().is_ok()).collect();
         assert_eq!(answers, [true, false, true], "only the failing job answers an error");
