@@ -115,3 +115,78 @@ pub async fn only_endpoint_ignores_filters(store: Arc<dyn Store>) {
     assert_eq!(n, 1);
     assert_eq!(store.list_deliveries_of_message(&msg.id).await.unwrap()[0].endpoint_id, picky.id);
 }
+
+/// Messages accepted at the same moment share a group commit on both backends: each still
+/// gets its own answer (unknown application, repeated `eventId`, idempotency replay) and its
+/// own deliveries, and a neighbour's failure (even one that fails the database statement
+/// they share) changes nothing for it.
+pub async fn concurrent_accepts_answer_each_message(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    // An application whose uid is `a`'s id: an id wins over another application's uid.
+    let b = store.insert_app(app(&a.id)).await.unwrap();
+    let mut users = endpoint(&a.id, "users");
+    users.filter_types = Some(vec!["user.created".into()]);
+    for ep in [endpoint(&a.id, "all"), users, endpoint(&b.id, "b")] {
+        store.insert_endpoint(ep).await.unwrap();
+    }
+    let mut news = Vec::new();
+    for i in 0..40 {
+        let (key, kind) = [("a", "user.created"), (&a.id, "x"), (&b.id, "x"), ("nope", "x")][i % 4];
+        let mut new = message(key, kind);
+        new.lease = (i % 3 == 0).then(|| hookd::model::time::now_ms() + 60_000);
+        if i % 10 == 1 {
+            new.message.event_id = Some("dup".into());
+        }
+        if i % 10 == 5 {
+            new.idempotency_key = Some("same".into());
+        }
+        if i == 6 {
+            // PostgreSQL refuses a NUL in text: this message's failure must stay its own.
+            new.message.payload = "{\"nul\": \"\0\"}".into();
+        }
+        news.push(new);
+    }
+    let tasks: Vec<_> = news
+        .iter()
+        .cloned()
+        .map(|new| {
+            let store = store.clone();
+            tokio::spawn(async move { store.accept_message(new).await })
+        })
+        .collect();
+    let (mut dups, mut keyed) = (0, Vec::new());
+    for (i, (new, task)) in news.iter().zip(tasks).enumerate() {
+        let answer = task.await.unwrap();
+        let expected_app = [&a.id, &a.id, &b.id, &a.id][i % 4];
+        match answer {
+            Err(StoreError::NotFound(_)) => assert_eq!(i % 4, 3, "message {i}"),
+            Err(StoreError::DuplicateEventId(id)) => {
+                assert_eq!((id.as_str(), i % 10), ("dup", 1));
+                dups += 1;
+            }
+            Err(StoreError::Internal(_)) if i == 6 => {}
+            Err(e) => panic!("message {i}: {e}"),
+            Ok(Accepted::Replayed(m)) => keyed.push(m.id),
+            Ok(Accepted::Created { message, deliveries, leased }) => {
+                assert_ne!(i % 4, 3, "message {i} names no application");
+                assert_eq!(&message.app_id, expected_app, "message {i}");
+                let want = [2, 1, 1, 0][i % 4];
+                assert_eq!(deliveries, want, "message {i}");
+                let stored = store.list_deliveries_of_message(&message.id).await.unwrap();
+                assert_eq!(stored.len(), want, "message {i}");
+                assert_eq!(leased.len(), if new.lease.is_some() { want } else { 0 });
+                for claim in &leased {
+                    assert_eq!(claim.message.id, message.id);
+                    assert_eq!(claim.endpoint.app_id, *expected_app);
+                }
+                if new.idempotency_key.is_some() {
+                    keyed.push(message.id);
+                }
+            }
+        }
+    }
+    // "dup" went to application a twice (and twice to no application): one is taken.
+    assert_eq!(dups, 1, "the first `dup` is taken, the second refused");
+    keyed.dedup();
+    assert_eq!(keyed.len(), 1, "one message for the idempotency key, the others replays");
+}

@@ -1,5 +1,7 @@
 //! Applications, event types and endpoints.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows;
@@ -39,6 +41,27 @@ pub(super) async fn find_app(c: &impl GenericClient, id_or_uid: &str) -> StoreRe
         "SELECT {APP} FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1"
     );
     first(c, &sql, &[&id_or_uid], rows::app).await?.ok_or(StoreError::NotFound("application"))
+}
+
+/// The ids of the applications `keys` name (each an id or a uid; an id wins), in one
+/// statement. A key that names none is missing from the map.
+pub(super) async fn app_ids_of(
+    c: &impl GenericClient,
+    keys: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    let rows = c
+        .rows("SELECT id, uid FROM applications WHERE id = ANY($1) OR uid = ANY($1)", &[&keys])
+        .await
+        .map_err(internal)?;
+    let mut ids = HashMap::new();
+    for row in &rows {
+        let (id, uid): (String, Option<String>) = (row.get(0), row.get(1));
+        if let Some(uid) = uid.filter(|uid| keys.contains(&uid.as_str())) {
+            ids.entry(uid).or_insert_with(|| id.clone());
+        }
+        ids.insert(id.clone(), id); // an id wins over another application's uid
+    }
+    Ok(ids)
 }
 
 pub(super) async fn list_apps(

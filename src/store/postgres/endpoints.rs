@@ -1,5 +1,7 @@
 //! Endpoints.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::GenericClient;
 
 use super::rows;
@@ -98,6 +100,23 @@ pub(super) async fn enabled_of_app(
 ) -> StoreResult<Vec<Endpoint>> {
     let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND NOT disabled");
     all(c, &sql, &[&app_id], rows::endpoint).await
+}
+
+/// The enabled endpoints of the applications `keys` name (ids or uids), by application id,
+/// in one statement.
+pub(super) async fn enabled_of_apps(
+    c: &impl GenericClient,
+    keys: &[&str],
+) -> StoreResult<HashMap<String, Vec<Endpoint>>> {
+    let sql = format!(
+        "SELECT {ENDPOINT} FROM endpoints WHERE NOT disabled AND app_id IN
+         (SELECT id FROM applications WHERE id = ANY($1) OR uid = ANY($1))"
+    );
+    let mut of_app: HashMap<String, Vec<Endpoint>> = HashMap::new();
+    for endpoint in all(c, &sql, &[&keys], rows::endpoint).await? {
+        of_app.entry(endpoint.app_id.clone()).or_default().push(endpoint);
+    }
+    Ok(of_app)
 }
 
 pub(super) async fn delete(c: &impl GenericClient, app_id: &str, id: &str) -> StoreResult<()> {

@@ -19,8 +19,8 @@ use crate::store::{
 /// The channel other nodes LISTEN on for "deliveries became due".
 pub(super) const WORK_CHANNEL: &str = "hookd_work";
 
-pub(super) async fn notify_work(tx: &Transaction<'_>) -> StoreResult<()> {
-    tx.exec("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
+pub(super) async fn notify_work(c: &impl GenericClient) -> StoreResult<()> {
+    c.exec("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
     Ok(())
 }
 
@@ -59,6 +59,19 @@ pub(super) async fn accept(
         notify_work(tx).await?;
     }
     Ok(Some(created(msg, targets, lease)))
+}
+
+/// The answer for a message whose idempotency key another transaction committed first.
+pub(super) async fn replayed(
+    c: &impl GenericClient,
+    app_key: &str,
+    key: &str,
+) -> StoreResult<Accepted> {
+    let app = catalog::find_app(c, app_key).await?;
+    find_by_idempotency_key(c, &app.id, key)
+        .await?
+        .map(Accepted::Replayed)
+        .ok_or_else(|| StoreError::Internal("idempotency key vanished".into()))
 }
 
 pub(super) async fn find_by_idempotency_key(

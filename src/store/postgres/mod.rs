@@ -5,6 +5,7 @@
 mod catalog;
 mod dispatch;
 mod endpoints;
+mod group;
 mod messages;
 mod overview;
 mod rows;
@@ -20,6 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use self::group::Group;
 use self::util::internal;
 use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
@@ -27,14 +29,14 @@ use crate::model::{
     Session,
 };
 use crate::store::{
-    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreError, StoreResult,
-    after_read,
+    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult, after_read,
 };
 
 const POOL_SIZE: usize = 16;
 
 pub struct PgStore {
     pool: Pool,
+    group: Group,
     config: tokio_postgres::Config,
 }
 
@@ -54,7 +56,7 @@ impl PgStore {
         schema::migrate(&mut client)
             .await
             .map_err(|e| format!("migrating the database failed: {e}"))?;
-        Ok(Self { pool, config })
+        Ok(Self { group: Group::start(pool.clone()), pool, config })
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
@@ -175,24 +177,7 @@ impl Store for PgStore {
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(internal)?;
-        match messages::accept(&tx, &new).await? {
-            Some(accepted) => {
-                tx.commit().await.map_err(internal)?;
-                Ok(accepted)
-            }
-            // Another node committed this idempotency key meanwhile: answer with its message.
-            None => {
-                drop(tx);
-                let key = new.idempotency_key.as_deref().unwrap_or_default();
-                let app = catalog::find_app(&client, &new.message.app_id).await?;
-                messages::find_by_idempotency_key(&client, &app.id, key)
-                    .await?
-                    .map(Accepted::Replayed)
-                    .ok_or_else(|| StoreError::Internal("idempotency key vanished".into()))
-            }
-        }
+        self.group.accept(&self.pool, new).await
     }
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {

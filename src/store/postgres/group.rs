@@ -1,0 +1,283 @@
+//! Group commit for PostgreSQL ingestion: messages that arrive together on this node are
+//! written by one statement, so one WAL flush and two round trips serve them all, as SQLite's
+//! writer does (`store/sqlite/pool.rs`). Before, each message was a transaction of its own:
+//! six round trips and a flush, which held PostgreSQL to a fifth of SQLite's rate.
+//!
+//! A few batches run at once: while one waits for its flush, the next gathers what arrived
+//! meanwhile. A batch whose statement fails (a lost connection, an endpoint deleted under it)
+//! leaves nothing behind, and its messages are then accepted one by one, so a failure
+//! answers only the message that causes it. Messages with an idempotency key take the
+//! one-by-one path from the start: their key must be looked up and claimed in a transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::util::{Cached, internal};
+use super::{catalog, endpoints, messages};
+use crate::model::delivery::select_targets;
+use crate::model::{DeliveryStatus, Endpoint, Message};
+use crate::store::rows::opt_json;
+use crate::store::{Accepted, NewMessage, StoreError, StoreResult, created};
+
+/// Messages per transaction at most: bounds the latency a burst adds to its first message.
+const MAX_BATCH: usize = 256;
+/// Transactions in flight at once. Two measured best (`hookd bench --database`, one node):
+/// one leaves the node idle during each flush, four or more split the same messages into
+/// smaller transactions that queue for the same WAL flush.
+const CONCURRENT: usize = 2;
+
+struct Job {
+    new: NewMessage,
+    reply: oneshot::Sender<StoreResult<Accepted>>,
+}
+
+/// The queue into the group commit. Dropping it ends the loop once the queue is empty.
+pub(super) struct Group {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Group {
+    pub(super) fn start(pool: Pool) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue));
+        Self { jobs }
+    }
+
+    /// Accepts the message in the next batch; answers once it is committed.
+    pub(super) async fn accept(&self, pool: &Pool, new: NewMessage) -> StoreResult<Accepted> {
+        if new.idempotency_key.is_some() {
+            return accept_one(pool, &new).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        let stopped = || internal("the group commit has stopped");
+        self.jobs.send(Job { new, reply }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let slots = Arc::new(Semaphore::new(CONCURRENT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        // Whatever queued while a slot was taken joins this batch.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            commit(&pool, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Writes the batch and answers every message; if its statement fails, accepts each message
+/// alone.
+async fn commit(pool: &Pool, batch: Vec<Job>) {
+    let (news, replies): (Vec<NewMessage>, Vec<_>) =
+        batch.into_iter().map(|job| (job.new, job.reply)).unzip();
+    match write(pool, &news).await {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+        Err(why) => {
+            if news.len() > 1 {
+                tracing::warn!(error = %why, messages = news.len(), "a group commit failed; its messages are accepted one by one");
+            }
+            for (reply, new) in replies.into_iter().zip(&news) {
+                let _ = reply.send(accept_one(pool, new).await);
+            }
+        }
+    }
+}
+
+/// The batch on a pooled connection, given back before any retry one by one.
+async fn write(pool: &Pool, news: &[NewMessage]) -> StoreResult<Vec<StoreResult<Accepted>>> {
+    accept_many(&pool.get().await.map_err(internal)?, news).await
+}
+
+/// One message in a transaction of its own, idempotency key included.
+pub(super) async fn accept_one(pool: &Pool, new: &NewMessage) -> StoreResult<Accepted> {
+    let mut client = pool.get().await.map_err(internal)?;
+    let tx = client.transaction().await.map_err(internal)?;
+    match messages::accept(&tx, new).await? {
+        Some(accepted) => {
+            tx.commit().await.map_err(internal)?;
+            Ok(accepted)
+        }
+        // Another node committed this idempotency key meanwhile: answer with its message.
+        None => {
+            drop(tx);
+            let key = new.idempotency_key.as_deref().unwrap_or_default();
+            messages::replayed(&client, &new.message.app_id, key).await
+        }
+    }
+}
+
+/// Accepts several messages, as [`messages::accept`] does one, in two round trips whatever their
+/// number: one reads their applications and endpoints (two statements, pipelined), one writes
+/// the messages and their deliveries (one statement, its own transaction, one WAL flush).
+/// For messages without an idempotency key, which go through [`messages::accept`]
+/// instead. An unknown application or a repeated `eventId` fails its message alone; a failed
+/// statement fails them all and leaves nothing behind.
+///
+/// An endpoint deleted between the read and the write fails the statement (its foreign key),
+/// and the group commit then accepts each message alone; one created meanwhile is missed, as
+/// it would be by a message accepted a moment earlier.
+async fn accept_many(
+    c: &impl GenericClient,
+    news: &[NewMessage],
+) -> StoreResult<Vec<StoreResult<Accepted>>> {
+    let keys: Vec<&str> = news.iter().map(|new| new.message.app_id.as_str()).collect();
+    let (app_ids, enabled) =
+        tokio::try_join!(catalog::app_ids_of(c, &keys), endpoints::enabled_of_apps(c, &keys))?;
+    let mut answers: Vec<StoreResult<Accepted>> =
+        news.iter().map(|_| Err(StoreError::NotFound("application"))).collect();
+    let mut fanned = Vec::with_capacity(news.len());
+    for (i, new) in news.iter().enumerate() {
+        let Some(app_id) = app_ids.get(&new.message.app_id) else { continue };
+        let msg = Message { app_id: app_id.clone(), ..new.message.clone() };
+        let of_app = enabled.get(app_id).cloned().unwrap_or_default();
+        let targets = select_targets(of_app, &msg, new.only_endpoint.as_deref());
+        fanned.push((i, msg, targets));
+    }
+    let (inserted, mut delivery_ids) = insert_many(c, news, &fanned).await?;
+    let mut left_pending = false;
+    for (i, msg, targets) in fanned {
+        if !inserted.contains(&msg.id) {
+            let event_id = msg.event_id.clone().unwrap_or_default();
+            answers[i] = Err(StoreError::DuplicateEventId(event_id));
+            continue;
+        }
+        let lease = news[i].lease_now();
+        left_pending |= lease.is_none() && !targets.is_empty();
+        let id_of =
+            |ep: Endpoint| Some((delivery_ids.remove(&(msg.id.clone(), ep.id.clone()))?, ep));
+        let targets = targets.into_iter().filter_map(id_of).collect();
+        answers[i] = Ok(created(msg, targets, lease));
+    }
+    if left_pending {
+        messages::notify_work(c).await?;
+    }
+    Ok(answers)
+}
+
+/// Inserts the messages and, for those inserted, their deliveries, in one statement. Says
+/// which messages were inserted (not those whose `eventId` the application already has, or
+/// another of the batch took first) and the deliveries' ids by message and endpoint.
+async fn insert_many(
+    c: &impl GenericClient,
+    news: &[NewMessage],
+    fanned: &[(usize, Message, Vec<Endpoint>)],
+) -> StoreResult<(HashSet<String>, HashMap<(String, String), i64>)> {
+    let (mut m, mut d) = (MessageColumns::default(), DeliveryColumns::default());
+    for (i, msg, targets) in fanned {
+        m.push(msg);
+        let (due, lease) = (news[*i].due(), news[*i].lease_now());
+        let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
+        for ep in targets {
+            d.msg_id.push(&msg.id);
+            d.endpoint_id.push(&ep.id);
+            d.state.push(state as i16);
+            d.due.push(due);
+            d.lease.push(lease);
+            d.updated_at.push(msg.created_at);
+        }
+    }
+    let rows = c
+        .rows(
+            "WITH m AS (
+                 INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload,
+                     created_at)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::int8[])
+                 ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+                 RETURNING id
+             ), d AS (
+                 INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
+                     lease_until, updated_at)
+                 SELECT t.m, t.e, t.s, 0, t.d, t.l, t.u
+                 FROM UNNEST($9::text[], $10::text[], $11::int2[], $12::int8[], $13::int8[],
+                     $14::int8[]) AS t(m, e, s, d, l, u)
+                 WHERE t.m IN (SELECT id FROM m)
+                 RETURNING msg_id, endpoint_id, id
+             )
+             SELECT id, NULL, NULL FROM m UNION ALL SELECT msg_id, endpoint_id, id FROM d",
+            &[
+                &m.id,
+                &m.app_id,
+                &m.event_type,
+                &m.event_id,
+                &m.channels,
+                &m.tags,
+                &m.payload,
+                &m.created_at,
+                &d.msg_id,
+                &d.endpoint_id,
+                &d.state,
+                &d.due,
+                &d.lease,
+                &d.updated_at,
+            ],
+        )
+        .await
+        .map_err(internal)?;
+    let (mut inserted, mut deliveries) = (HashSet::new(), HashMap::new());
+    for row in &rows {
+        match row.get::<_, Option<i64>>(2) {
+            None => {
+                inserted.insert(row.get::<_, String>(0));
+            }
+            Some(id) => {
+                deliveries.insert((row.get(0), row.get(1)), id);
+            }
+        }
+    }
+    Ok((inserted, deliveries))
+}
+
+/// Messages as one array per column, for `UNNEST`.
+#[derive(Default)]
+struct MessageColumns<'a> {
+    id: Vec<&'a str>,
+    app_id: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    event_id: Vec<Option<&'a str>>,
+    channels: Vec<Option<String>>,
+    tags: Vec<Option<String>>,
+    payload: Vec<&'a str>,
+    created_at: Vec<i64>,
+}
+
+impl<'a> MessageColumns<'a> {
+    fn push(&mut self, msg: &'a Message) {
+        self.id.push(&msg.id);
+        self.app_id.push(&msg.app_id);
+        self.event_type.push(&msg.event_type);
+        self.event_id.push(msg.event_id.as_deref());
+        self.channels.push(opt_json(&msg.channels));
+        self.tags.push(opt_json(&msg.tags));
+        self.payload.push(&msg.payload);
+        self.created_at.push(msg.created_at);
+    }
+}
+
+/// Deliveries as one array per column, for `UNNEST`.
+#[derive(Default)]
+struct DeliveryColumns<'a> {
+    msg_id: Vec<&'a str>,
+    endpoint_id: Vec<&'a str>,
+    state: Vec<i16>,
+    due: Vec<i64>,
+    lease: Vec<Option<i64>>,
+    updated_at: Vec<i64>,
+}
