@@ -2,6 +2,7 @@
 //! a fresh data dir, sends messages through the public API from C clients, waits for every
 //! delivery at a loopback receiver, and reports rates, latency and peak memory.
 
+mod compare;
 mod load;
 mod receiver;
 pub mod relay;
@@ -46,6 +47,13 @@ pub struct BenchArgs {
     /// hookd nodes sharing the database (PostgreSQL only beyond 1); clients spread over them.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// Run the relay, hookd on SQLite and hookd on PostgreSQL (`--database`, else
+    /// `DATABASE_URL`) side by side, `--rounds` times in turn, and print the ratios.
+    #[arg(long)]
+    pub compare: bool,
+    /// Rounds of `--compare` (the ratios reported are the medians).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -57,38 +65,71 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let receipts = Receipts::new(Instant::now());
     let receiver = receiver::start(receipts.clone()).await?;
     let endpoints: Vec<String> = (0..args.fanout).map(|i| format!("{receiver}/ep{i}")).collect();
+    let bench = Bench { args, receipts, endpoints };
+    if bench.args.compare {
+        return compare::run(&bench).await;
+    }
     let mut reports = Vec::new();
-    if args.baseline {
-        let (port, child) = spawn(&["relay", "--target", &endpoints.join(",")], &[])?;
-        let url = vec![format!("http://127.0.0.1:{port}/msg")];
-        let report = measure("baseline", &args, &receipts, &url, vec![child]).await?;
-        reports.push(report);
+    if bench.args.baseline {
+        reports.push(bench.relay().await?);
     }
-    let schema = match &args.database {
-        Some(url) if url.starts_with("postgres") => Some(fresh_schema(url).await?),
-        _ => None,
-    };
-    let database = match (&args.database, &schema) {
-        (Some(url), Some(schema)) => Some(with_search_path(url, schema)),
-        (url, _) => url.clone(),
-    };
-    let dir = std::env::temp_dir().join(crate::model::ids::new_id("hookd-bench-"));
-    let result = run_hookd(&args, &receipts, &endpoints, &dir, database.as_deref()).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    if let (Some(url), Some(schema)) = (&args.database, &schema) {
-        let _ = run_sql(url, &format!("DROP SCHEMA {schema} CASCADE")).await;
-    }
-    reports.push(result?);
-    if args.json {
+    reports.push(bench.hookd("hookd", bench.args.database.as_deref(), bench.args.nodes).await?);
+    if bench.args.json {
         println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
     } else {
         report::print_table(&reports);
+        report::print_ratio(&reports);
     }
     Ok(())
 }
 
+/// What every run of one invocation shares: the arguments, the receiver and its endpoints.
+struct Bench {
+    args: BenchArgs,
+    receipts: Arc<Receipts>,
+    endpoints: Vec<String>,
+}
+
+impl Bench {
+    /// One run of the bare relay.
+    async fn relay(&self) -> Result<Report, String> {
+        let (port, child) = spawn(&["relay", "--target", &self.endpoints.join(",")], &[])?;
+        let url = vec![format!("http://127.0.0.1:{port}/msg")];
+        measure("baseline", &self.args, &self.receipts, &url, vec![child]).await
+    }
+
+    /// One run of hookd on `database` (SQLite in a fresh data dir when `None`, a fresh
+    /// schema for `postgres://…`) with `nodes` nodes, labelled `label`.
+    async fn hookd(
+        &self,
+        label: &str,
+        database: Option<&str>,
+        nodes: usize,
+    ) -> Result<Report, String> {
+        let schema = match database {
+            Some(url) if url.starts_with("postgres") => Some(fresh_schema(url).await?),
+            _ => None,
+        };
+        let in_schema = match (database, &schema) {
+            (Some(url), Some(schema)) => Some(with_search_path(url, schema)),
+            (url, _) => url.map(str::to_owned),
+        };
+        let dir = std::env::temp_dir().join(crate::model::ids::new_id("hookd-bench-"));
+        let args = BenchArgs { nodes, ..self.args.clone() };
+        let (args, receipts) = (&args, &self.receipts);
+        let result =
+            run_hookd(label, args, receipts, &self.endpoints, &dir, in_schema.as_deref()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let (Some(url), Some(schema)) = (database, &schema) {
+            let _ = run_sql(url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+        }
+        result
+    }
+}
+
 /// Starts the hookd nodes, sets up the application, loads the backlog, measures.
 async fn run_hookd(
+    label: &str,
     args: &BenchArgs,
     receipts: &Arc<Receipts>,
     endpoints: &[String],
@@ -115,7 +156,7 @@ async fn run_hookd(
     if args.backlog > 0 {
         preload(args, receipts, &urls).await;
     }
-    let label = if args.nodes > 1 { format!("hookd×{}", args.nodes) } else { "hookd".into() };
+    let label = if args.nodes > 1 { format!("{label}×{}", args.nodes) } else { label.into() };
     measure(&label, args, receipts, &urls, nodes.into_iter().map(|(_, child)| child).collect())
         .await
 }

@@ -63,6 +63,10 @@ pub fn print_table(reports: &[Report]) {
             println!("{:<10} {} requests failed", "", r.errors);
         }
     }
+}
+
+/// With a baseline run first: how hookd's delivery rate compares to it.
+pub fn print_ratio(reports: &[Report]) {
     if let [baseline, hookd, ..] = reports {
         if baseline.delivered_per_s > 0.0 {
             println!(

@@ -2,6 +2,7 @@
 //! test, real HTTP.
 
 mod applications;
+mod bench;
 mod browser;
 mod cluster;
 #[path = "../common/mod.rs"]

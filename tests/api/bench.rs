@@ -1,0 +1,30 @@
+//! `hookd bench --compare` end to end, small: the relay, hookd on SQLite and hookd on
+//! PostgreSQL each deliver every message, and the ratios come out of the same run.
+
+use crate::common::database_url;
+
+#[tokio::test]
+async fn compare_runs_all_three_and_reports_the_ratios() {
+    let Some(url) = database_url() else { return };
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["bench", "--compare", "--rounds", "1", "--messages", "300", "--json"])
+        .args(["--concurrency", "8", "--database", &url])
+        .output()
+        .await
+        .expect("running hookd bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "hookd bench failed: {stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    let runs = report["runs"].as_array().expect("runs");
+    let labels: Vec<&str> = runs.iter().filter_map(|r| r["label"].as_str()).collect();
+    assert_eq!(labels, ["baseline", "sqlite", "postgres"]);
+    for run in runs {
+        assert_eq!(run["deliveries"], 300, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+    }
+    for ratio in ["median_sqlite_to_relay", "median_postgres_to_sqlite"] {
+        let value = report[ratio].as_f64().expect(ratio);
+        assert!(value > 0.0 && value.is_finite(), "{ratio} = {value}");
+    }
+}
