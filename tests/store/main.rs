@@ -4,6 +4,7 @@
 
 mod backends;
 mod catalog;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod console;

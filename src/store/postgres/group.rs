@@ -15,6 +15,7 @@ use std::sync::Arc;
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::cache::{AppEntry, CatalogCache};
 use super::util::{Cached, internal};
 use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
@@ -40,9 +41,9 @@ pub(super) struct Group {
 }
 
 impl Group {
-    pub(super) fn start(pool: Pool) -> Self {
+    pub(super) fn start(pool: Pool, cache: Arc<CatalogCache>) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(pool, cache, queue));
         Self { jobs }
     }
 
@@ -58,7 +59,7 @@ impl Group {
     }
 }
 
-async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(pool: Pool, cache: Arc<CatalogCache>, mut queue: mpsc::UnboundedReceiver<Job>) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     while let Some(first) = queue.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
@@ -70,9 +71,9 @@ async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let (pool, cache) = (pool.clone(), cache.clone());
         tokio::spawn(async move {
-            commit(&pool, batch).await;
+            commit(&pool, &cache, batch).await;
             drop(slot);
         });
     }
@@ -80,10 +81,10 @@ async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Job>) {
 
 /// Writes the batch and answers every message; if its statement fails, accepts each message
 /// alone.
-async fn commit(pool: &Pool, batch: Vec<Job>) {
+async fn commit(pool: &Pool, cache: &CatalogCache, batch: Vec<Job>) {
     let (news, replies): (Vec<NewMessage>, Vec<_>) =
         batch.into_iter().map(|job| (job.new, job.reply)).unzip();
-    match write(pool, &news).await {
+    match write(pool, cache, &news).await {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(answer);
@@ -101,8 +102,12 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
 }
 
 /// The batch on a pooled connection, given back before any retry one by one.
-async fn write(pool: &Pool, news: &[NewMessage]) -> StoreResult<Vec<StoreResult<Accepted>>> {
-    accept_many(&pool.get().await.map_err(internal)?, news).await
+async fn write(
+    pool: &Pool,
+    cache: &CatalogCache,
+    news: &[NewMessage],
+) -> StoreResult<Vec<StoreResult<Accepted>>> {
+    accept_many(&pool.get().await.map_err(internal)?, cache, news).await
 }
 
 /// One message in a transaction of its own, idempotency key included.
@@ -135,19 +140,18 @@ pub(super) async fn accept_one(pool: &Pool, new: &NewMessage) -> StoreResult<Acc
 /// it would be by a message accepted a moment earlier.
 async fn accept_many(
     c: &impl GenericClient,
+    cache: &CatalogCache,
     news: &[NewMessage],
 ) -> StoreResult<Vec<StoreResult<Accepted>>> {
     let keys: Vec<&str> = news.iter().map(|new| new.message.app_id.as_str()).collect();
-    let (app_ids, enabled) =
-        tokio::try_join!(catalog::app_ids_of(c, &keys), endpoints::enabled_of_apps(c, &keys))?;
+    let apps = apps_of(c, cache, keys).await?;
     let mut answers: Vec<StoreResult<Accepted>> =
         news.iter().map(|_| Err(StoreError::NotFound("application"))).collect();
     let mut fanned = Vec::with_capacity(news.len());
     for (i, new) in news.iter().enumerate() {
-        let Some(app_id) = app_ids.get(&new.message.app_id) else { continue };
-        let msg = Message { app_id: app_id.clone(), ..new.message.clone() };
-        let of_app = enabled.get(app_id).cloned().unwrap_or_default();
-        let targets = select_targets(of_app, &msg, new.only_endpoint.as_deref());
+        let Some(app) = apps.get(&new.message.app_id) else { continue };
+        let msg = Message { app_id: app.app_id.clone(), ..new.message.clone() };
+        let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
         fanned.push((i, msg, targets));
     }
     let (inserted, mut delivery_ids) = insert_many(c, news, &fanned).await?;
@@ -169,6 +173,41 @@ async fn accept_many(
         messages::notify_work(c).await?;
     }
     Ok(answers)
+}
+
+/// The applications `keys` name with their enabled endpoints: from this node's copy, and
+/// what it lacks in one pipelined round trip (kept for the next batches). A key that names
+/// no application is missing from the map.
+async fn apps_of(
+    c: &impl GenericClient,
+    cache: &CatalogCache,
+    mut keys: Vec<&str>,
+) -> StoreResult<HashMap<String, Arc<AppEntry>>> {
+    keys.sort_unstable();
+    keys.dedup();
+    let (mut apps, mut missing) = (HashMap::new(), Vec::new());
+    for key in keys {
+        match cache.get(key) {
+            Some(app) => drop(apps.insert(key.to_owned(), app)),
+            None => missing.push(key),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(apps);
+    }
+    let generation = cache.generation();
+    let (app_ids, enabled) = tokio::try_join!(
+        catalog::app_ids_of(c, &missing),
+        endpoints::enabled_of_apps(c, &missing)
+    )?;
+    let mut found = Vec::with_capacity(app_ids.len());
+    for (key, app_id) in app_ids {
+        let enabled = enabled.get(&app_id).cloned().unwrap_or_default();
+        found.push((key, Arc::new(AppEntry { app_id, enabled })));
+    }
+    apps.extend(found.iter().cloned());
+    cache.fill(generation, found);
+    Ok(apps)
 }
 
 /// Inserts the messages and, for those inserted, their deliveries, in one statement. Says

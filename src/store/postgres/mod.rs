@@ -2,6 +2,7 @@
 //! Deliveries are claimed with `FOR UPDATE SKIP LOCKED` under leases; wake-ups cross nodes
 //! with LISTEN/NOTIFY; idempotency and `eventId` uniqueness are held by constraints.
 
+mod cache;
 mod catalog;
 mod dispatch;
 mod endpoints;
@@ -20,7 +21,9 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
 
+use self::cache::CatalogCache;
 use self::group::Group;
 use self::util::internal;
 use crate::model::delivery::{Claim, Outcome};
@@ -37,7 +40,16 @@ const POOL_SIZE: usize = 16;
 pub struct PgStore {
     pool: Pool,
     group: Group,
+    cache: Arc<CatalogCache>,
     config: tokio_postgres::Config,
+    /// Ends this store's background tasks (the catalog's LISTEN connection) when it is dropped.
+    stop: CancellationToken,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl PgStore {
@@ -56,7 +68,15 @@ impl PgStore {
         schema::migrate(&mut client)
             .await
             .map_err(|e| format!("migrating the database failed: {e}"))?;
-        Ok(Self { group: Group::start(pool.clone()), pool, config })
+        let (cache, stop) = (Arc::new(CatalogCache::default()), CancellationToken::new());
+        tokio::spawn(cache::listen(config.clone(), cache.clone(), stop.clone()));
+        Ok(Self { group: Group::start(pool.clone(), cache.clone()), pool, cache, config, stop })
+    }
+
+    /// Whether this node uses its copy of the catalog (its LISTEN connection is up), so tests
+    /// can wait until the copy is in play.
+    pub fn caches_catalog(&self) -> bool {
+        self.cache.is_live()
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
@@ -91,10 +111,26 @@ macro_rules! in_tx {
     }};
 }
 
+/// A write to applications or endpoints, in one transaction with `NOTIFY hookd_catalog`, so
+/// every other node clears its copy of the catalog exactly when the write commits. This
+/// node's copy is cleared after the commit, so no read in between can refill it with the
+/// rows as they were.
+macro_rules! catalog_write {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let result = in_tx!($self, relaxed = false, |$tx| {
+            let value = $body;
+            cache::announce(&$tx).await?;
+            value
+        });
+        $self.cache.clear();
+        result
+    }};
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn insert_app(&self, app: Application) -> StoreResult<Application> {
-        catalog::insert_app(&self.client().await?, &app).await.map(|()| app)
+        catalog_write!(self, |tx| catalog::insert_app(&tx, &app).await?).map(|()| app)
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
@@ -110,15 +146,15 @@ impl Store for PgStore {
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
-        catalog::update_app(&self.client().await?, &app).await.map(|()| app)
+        catalog_write!(self, |tx| catalog::update_app(&tx, &app).await?).map(|()| app)
     }
 
     async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)> {
-        in_tx!(self, relaxed = false, |tx| catalog::upsert_app(&tx, key, &app).await?)
+        catalog_write!(self, |tx| catalog::upsert_app(&tx, key, &app).await?)
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
-        in_tx!(self, relaxed = false, |tx| {
+        catalog_write!(self, |tx| {
             dispatch::deletion_lock(&tx, true).await?;
             catalog::delete_app(&tx, id).await?
         })
@@ -153,7 +189,7 @@ impl Store for PgStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        endpoints::insert(&self.client().await?, &ep).await.map(|()| ep)
+        catalog_write!(self, |tx| endpoints::insert(&tx, &ep).await?).map(|()| ep)
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
@@ -166,11 +202,11 @@ impl Store for PgStore {
 
     async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
         let ep = after_read(ep, read_at);
-        endpoints::update(&self.client().await?, &ep, read_at).await.map(|()| ep)
+        catalog_write!(self, |tx| endpoints::update(&tx, &ep, read_at).await?).map(|()| ep)
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
-        in_tx!(self, relaxed = false, |tx| {
+        catalog_write!(self, |tx| {
             dispatch::deletion_lock(&tx, true).await?;
             endpoints::delete(&tx, app_id, id).await?
         })
@@ -236,7 +272,17 @@ impl Store for PgStore {
         outcomes: Arc<[Outcome]>,
         now: i64,
     ) -> StoreResult<Vec<String>> {
-        in_tx!(self, relaxed = true, |tx| dispatch::record(&tx, &outcomes, now).await?)
+        let disabled = in_tx!(self, relaxed = true, |tx| {
+            let disabled = dispatch::record(&tx, &outcomes, now).await?;
+            if !disabled.is_empty() {
+                cache::announce(&tx).await?; // a disabled endpoint leaves every copy
+            }
+            disabled
+        })?;
+        if !disabled.is_empty() {
+            self.cache.clear();
+        }
+        Ok(disabled)
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {
