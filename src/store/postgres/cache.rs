@@ -13,10 +13,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio_postgres::{AsyncMessage, NoTls};
-use tokio_util::sync::CancellationToken;
 
 use super::util::{Cached, internal};
 use crate::model::Endpoint;
@@ -81,9 +77,11 @@ impl CatalogCache {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn set_live(&self, live: bool) {
+    /// The LISTEN connection came up or went down: either way, what was missed meanwhile
+    /// (or is about to be) is dropped.
+    pub(super) fn set_live(&self, live: bool) {
         self.live.store(live, Ordering::Release);
-        self.clear(); // whatever was missed while down, or is about to be
+        self.clear();
     }
 }
 
@@ -91,48 +89,4 @@ impl CatalogCache {
 pub(super) async fn announce(c: &impl deadpool_postgres::GenericClient) -> StoreResult<()> {
     c.exec("SELECT pg_notify($1, '')", &[&CATALOG_CHANNEL]).await.map_err(internal)?;
     Ok(())
-}
-
-/// Keeps a LISTEN connection for [`CATALOG_CHANNEL`] until `stop`, clearing `cache` on every
-/// notification; reconnects after a failure, the copy unused meanwhile.
-pub(super) async fn listen(
-    config: tokio_postgres::Config,
-    cache: Arc<CatalogCache>,
-    stop: CancellationToken,
-) {
-    while !stop.is_cancelled() {
-        match config.connect(NoTls).await {
-            Ok((client, mut connection)) => {
-                let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel();
-                let driver = tokio::spawn(async move {
-                    while let Some(Ok(message)) =
-                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
-                    {
-                        if let AsyncMessage::Notification(_) = message {
-                            let _ = tx.send(());
-                        }
-                    }
-                });
-                if client.batch_execute(&format!("LISTEN {CATALOG_CHANNEL}")).await.is_ok() {
-                    cache.set_live(true);
-                    loop {
-                        tokio::select! {
-                            got = notified.recv() => match got {
-                                Some(()) => cache.clear(),
-                                None => break,
-                            },
-                            _ = stop.cancelled() => break,
-                        }
-                    }
-                    cache.set_live(false);
-                }
-                driver.abort();
-            }
-            Err(e) => tracing::warn!(error = %e, "catalog LISTEN connection failed; retrying"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.cancelled() => {}
-        }
-    }
 }

@@ -128,12 +128,12 @@ pub(super) async fn accept_one(pool: &Pool, new: &NewMessage) -> StoreResult<Acc
     }
 }
 
-/// Accepts several messages, as [`messages::accept`] does one, in two round trips whatever their
-/// number: one reads their applications and endpoints (two statements, pipelined), one writes
-/// the messages and their deliveries (one statement, its own transaction, one WAL flush).
-/// For messages without an idempotency key, which go through [`messages::accept`]
-/// instead. An unknown application or a repeated `eventId` fails its message alone; a failed
-/// statement fails them all and leaves nothing behind.
+/// Accepts several messages, as [`messages::accept`] does one, whatever their number in one
+/// statement that writes the messages and their deliveries (its own transaction, one WAL
+/// flush), after one pipelined read of their applications and endpoints when this node's
+/// copy of the catalog lacks them. For messages without an idempotency key (those with one
+/// go through [`messages::accept`]). An unknown application or a repeated `eventId` fails its
+/// message alone; a failed statement fails them all and leaves nothing behind.
 ///
 /// An endpoint deleted between the read and the write fails the statement (its foreign key),
 /// and the group commit then accepts each message alone; one created meanwhile is missed, as
@@ -169,8 +169,12 @@ async fn accept_many(
         let targets = targets.into_iter().filter_map(id_of).collect();
         answers[i] = Ok(created(msg, targets, lease));
     }
+    // After the commit: failing here must not fail messages that are stored. A node that
+    // misses the wake-up finds the work at its next look, within a second.
     if left_pending {
-        messages::notify_work(c).await?;
+        if let Err(e) = messages::notify_work(c).await {
+            tracing::warn!(error = %e, "waking the other nodes failed");
+        }
     }
     Ok(answers)
 }

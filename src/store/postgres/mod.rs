@@ -7,6 +7,7 @@ mod catalog;
 mod dispatch;
 mod endpoints;
 mod group;
+mod listen;
 mod messages;
 mod overview;
 mod rows;
@@ -14,17 +15,17 @@ mod schema;
 mod sessions;
 mod util;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use self::cache::CatalogCache;
 use self::group::Group;
+use self::listen::Listeners;
 use self::util::internal;
 use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
@@ -41,8 +42,8 @@ pub struct PgStore {
     pool: Pool,
     group: Group,
     cache: Arc<CatalogCache>,
-    config: tokio_postgres::Config,
-    /// Ends this store's background tasks (the catalog's LISTEN connection) when it is dropped.
+    listeners: Arc<Listeners>,
+    /// Ends the LISTEN connection when the store is dropped.
     stop: CancellationToken,
 }
 
@@ -68,9 +69,12 @@ impl PgStore {
         schema::migrate(&mut client)
             .await
             .map_err(|e| format!("migrating the database failed: {e}"))?;
-        let (cache, stop) = (Arc::new(CatalogCache::default()), CancellationToken::new());
-        tokio::spawn(cache::listen(config.clone(), cache.clone(), stop.clone()));
-        Ok(Self { group: Group::start(pool.clone(), cache.clone()), pool, cache, config, stop })
+        let cache = Arc::new(CatalogCache::default());
+        let listeners = Arc::new(Listeners { cache: cache.clone(), work: Mutex::new(None) });
+        let stop = CancellationToken::new();
+        tokio::spawn(listen::run(config, listeners.clone(), stop.clone()));
+        let group = Group::start(pool.clone(), cache.clone());
+        Ok(Self { pool, group, cache, listeners, stop })
     }
 
     /// Whether this node uses its copy of the catalog (its LISTEN connection is up), so tests
@@ -332,36 +336,6 @@ impl Store for PgStore {
     }
 
     fn watch_for_work(&self, wake: Arc<Notify>) {
-        tokio::spawn(listen_for_work(self.config.clone(), wake));
-    }
-}
-
-/// LISTENs for other nodes' "work became due" and wakes the local dispatcher. Reconnects
-/// after a failure; meanwhile the dispatcher's periodic look (every second) covers the gap.
-async fn listen_for_work(config: tokio_postgres::Config, wake: Arc<Notify>) {
-    loop {
-        match config.connect(NoTls).await {
-            Ok((client, mut connection)) => {
-                let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel();
-                let driver = tokio::spawn(async move {
-                    while let Some(Ok(message)) =
-                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
-                    {
-                        if let AsyncMessage::Notification(_) = message {
-                            let _ = tx.send(());
-                        }
-                    }
-                });
-                let listen = format!("LISTEN {}", messages::WORK_CHANNEL);
-                if client.batch_execute(&listen).await.is_ok() {
-                    while notified.recv().await.is_some() {
-                        wake.notify_one();
-                    }
-                }
-                driver.abort();
-            }
-            Err(e) => tracing::warn!(error = %e, "LISTEN connection failed; retrying"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        *self.listeners.work.lock().unwrap_or_else(|p| p.into_inner()) = Some(wake);
     }
 }
