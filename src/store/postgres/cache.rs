@@ -14,15 +14,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::util::{Cached, internal};
 use crate::model::Endpoint;
-use crate::store::StoreResult;
 
 /// The channel every node LISTENs on for "the catalog changed".
 pub(super) const CATALOG_CHANNEL: &str = "hookd_catalog";
 
 /// An application as the hot path needs it.
-#[derive(Clone)]
 pub(super) struct AppEntry {
     pub(super) app_id: String,
     pub(super) enabled: Vec<Endpoint>,
@@ -49,7 +46,7 @@ impl CatalogCache {
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Arc<AppEntry>> {
-        if !self.live.load(Ordering::Acquire) {
+        if !self.is_live() {
             return None;
         }
         self.lock().get(key).cloned()
@@ -62,7 +59,7 @@ impl CatalogCache {
         found: impl IntoIterator<Item = (String, Arc<AppEntry>)>,
     ) {
         let mut entries = self.lock();
-        if self.live.load(Ordering::Acquire) && self.generation() == generation {
+        if self.is_live() && self.generation() == generation {
             entries.extend(found);
         }
     }
@@ -83,10 +80,4 @@ impl CatalogCache {
         self.live.store(live, Ordering::Release);
         self.clear();
     }
-}
-
-/// Tells the other nodes that the catalog changed (this node has cleared its copy already).
-pub(super) async fn announce(c: &impl deadpool_postgres::GenericClient) -> StoreResult<()> {
-    c.exec("SELECT pg_notify($1, '')", &[&CATALOG_CHANNEL]).await.map_err(internal)?;
-    Ok(())
 }

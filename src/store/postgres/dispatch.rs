@@ -9,7 +9,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
 use super::rows;
-use super::util::{Cached, internal};
+use super::util::{Cached, internal, notify};
 use crate::model::Attempt;
 use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
 use crate::store::StoreResult;
@@ -249,7 +249,7 @@ pub(super) async fn expire_leases(tx: &Transaction<'_>, now: i64) -> StoreResult
         .await
         .map_err(internal)?;
     if changed > 0 {
-        super::messages::notify_work(tx).await?;
+        notify(tx, super::messages::WORK_CHANNEL).await?;
     }
     Ok(changed as usize)
 }

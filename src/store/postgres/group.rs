@@ -1,6 +1,7 @@
 //! Group commit for PostgreSQL ingestion: messages that arrive together on this node are
-//! written by one statement, so one WAL flush and two round trips serve them all, as SQLite's
-//! writer does (`store/sqlite/pool.rs`). Before, each message was a transaction of its own:
+//! written by one statement, so one WAL flush and one round trip (two when this node's copy
+//! of the catalog lacks their applications) serve them all, as SQLite's writer does
+//! (`store/sqlite/pool.rs`). Before, each message was a transaction of its own:
 //! six round trips and a flush, which held PostgreSQL to a fifth of SQLite's rate.
 //!
 //! A few batches run at once: while one waits for its flush, the next gathers what arrived
@@ -16,7 +17,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cache::{AppEntry, CatalogCache};
-use super::util::{Cached, internal};
+use super::util::{Cached, internal, notify};
 use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{DeliveryStatus, Endpoint, Message};
@@ -172,7 +173,7 @@ async fn accept_many(
     // After the commit: failing here must not fail messages that are stored. A node that
     // misses the wake-up finds the work at its next look, within a second.
     if left_pending {
-        if let Err(e) = messages::notify_work(c).await {
+        if let Err(e) = notify(c, messages::WORK_CHANNEL).await {
             tracing::warn!(error = %e, "waking the other nodes failed");
         }
     }
@@ -192,7 +193,9 @@ async fn apps_of(
     let (mut apps, mut missing) = (HashMap::new(), Vec::new());
     for key in keys {
         match cache.get(key) {
-            Some(app) => drop(apps.insert(key.to_owned(), app)),
+            Some(app) => {
+                apps.insert(key.to_owned(), app);
+            }
             None => missing.push(key),
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows;
-use super::util::{Cached, Param, all, first, internal, paged, unique_or_internal};
+use super::util::{Cached, Param, all, first, internal, notify, paged, unique_or_internal};
 use super::{catalog, endpoints};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
@@ -18,11 +18,6 @@ use crate::store::{
 
 /// The channel other nodes LISTEN on for "deliveries became due".
 pub(super) const WORK_CHANNEL: &str = "hookd_work";
-
-pub(super) async fn notify_work(c: &impl GenericClient) -> StoreResult<()> {
-    c.exec("SELECT pg_notify($1, '')", &[&WORK_CHANNEL]).await.map_err(internal)?;
-    Ok(())
-}
 
 /// One transaction: the message, its deliveries and its idempotency key commit together.
 /// `Ok(None)` means another node committed the same idempotency key first: look it up.
@@ -56,7 +51,7 @@ pub(super) async fn accept(
         }
     }
     if lease.is_none() && !targets.is_empty() {
-        notify_work(tx).await?;
+        notify(tx, WORK_CHANNEL).await?;
     }
     Ok(Some(created(msg, targets, lease)))
 }
@@ -215,7 +210,7 @@ pub(super) async fn resend(
     )
     .await
     .map_err(internal)?;
-    notify_work(tx).await
+    notify(tx, WORK_CHANNEL).await
 }
 
 pub(super) async fn recover_failed(
@@ -232,6 +227,6 @@ pub(super) async fn recover_failed(
         )
         .await
         .map_err(internal)?;
-    notify_work(tx).await?;
+    notify(tx, WORK_CHANNEL).await?;
     Ok(changed as usize)
 }

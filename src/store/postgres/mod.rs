@@ -41,7 +41,7 @@ const POOL_SIZE: usize = 16;
 pub struct PgStore {
     pool: Pool,
     group: Group,
-    cache: Arc<CatalogCache>,
+    /// The LISTEN connection's subscribers, this node's copy of the catalog among them.
     listeners: Arc<Listeners>,
     /// Ends the LISTEN connection when the store is dropped.
     stop: CancellationToken,
@@ -74,13 +74,13 @@ impl PgStore {
         let stop = CancellationToken::new();
         tokio::spawn(listen::run(config, listeners.clone(), stop.clone()));
         let group = Group::start(pool.clone(), cache.clone());
-        Ok(Self { pool, group, cache, listeners, stop })
+        Ok(Self { pool, group, listeners, stop })
     }
 
     /// Whether this node uses its copy of the catalog (its LISTEN connection is up), so tests
     /// can wait until the copy is in play.
     pub fn caches_catalog(&self) -> bool {
-        self.cache.is_live()
+        self.listeners.cache.is_live()
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
@@ -123,10 +123,10 @@ macro_rules! catalog_write {
     ($self:ident, |$tx:ident| $body:expr) => {{
         let result = in_tx!($self, relaxed = false, |$tx| {
             let value = $body;
-            cache::announce(&$tx).await?;
+            util::notify(&$tx, cache::CATALOG_CHANNEL).await?;
             value
         });
-        $self.cache.clear();
+        $self.listeners.cache.clear();
         result
     }};
 }
@@ -279,12 +279,13 @@ impl Store for PgStore {
         let disabled = in_tx!(self, relaxed = true, |tx| {
             let disabled = dispatch::record(&tx, &outcomes, now).await?;
             if !disabled.is_empty() {
-                cache::announce(&tx).await?; // a disabled endpoint leaves every copy
+                // A disabled endpoint leaves every node's copy.
+                util::notify(&tx, cache::CATALOG_CHANNEL).await?;
             }
             disabled
         })?;
         if !disabled.is_empty() {
-            self.cache.clear();
+            self.listeners.cache.clear();
         }
         Ok(disabled)
     }

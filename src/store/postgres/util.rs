@@ -43,6 +43,13 @@ pub(super) fn opt_i64(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)
 }
 
+/// `NOTIFY channel`, delivered to the listening nodes when the caller's transaction commits
+/// (at once outside one).
+pub(super) async fn notify(c: &impl GenericClient, channel: &str) -> StoreResult<()> {
+    c.exec("SELECT pg_notify($1, '')", &[&channel]).await.map_err(internal)?;
+    Ok(())
+}
+
 /// Runs the statement and maps every row it returns.
 pub(super) async fn all<T>(
     c: &impl GenericClient,
