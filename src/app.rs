@@ -2,6 +2,7 @@
 //! [`App::run`] serves until the shutdown token is cancelled.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +11,7 @@ use crate::api::{self, ApiState};
 use crate::config::{Config, ServerConfig};
 use crate::dispatch::{DispatchHandle, Dispatcher, Timing};
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::security::token;
 use crate::store::{self, Store};
 use crate::ui;
@@ -23,6 +25,8 @@ pub struct App {
     dispatch: DispatchHandle,
     admin_token: String,
     server: ServerConfig,
+    /// How long in-flight work may take to finish after shutdown begins.
+    grace: Duration,
 }
 
 impl App {
@@ -33,11 +37,14 @@ impl App {
     /// Like [`App::build`], with delivery's clock and jitter given (tests pass a clock they
     /// can move forward).
     pub async fn build_with(config: Config, timing: Timing) -> Result<Self, String> {
-        let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let metrics = Metrics::new();
+        let store =
+            store::open(config.database_url.as_deref(), &config.data_dir, metrics.clone()).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
-        let (dispatcher, dispatch) = Dispatcher::new(store.clone(), &config, timing);
-        let ingest = Arc::new(Ingest::new(store.clone(), dispatch.clone()));
+        let (dispatcher, dispatch) =
+            Dispatcher::new(store.clone(), &config, timing, metrics.clone());
+        let ingest = Arc::new(Ingest::new(store.clone(), dispatch.clone(), metrics.clone()));
         let body =
             api::BodyLimits { max_size: config.max_body_size, timeout: config.server.body_timeout };
         let admin: Arc<str> = admin_token.as_str().into();
@@ -50,17 +57,31 @@ impl App {
             body,
             frame_ancestors: config.console.frame_ancestors.clone().into(),
         };
-        let state =
-            ApiState { store: store.clone(), ingest, admin_token: admin, rotation_grace_ms };
-        let router = api::router(state, body).merge(ui::router(console)).fallback(not_found);
+        let metrics_access = api::MetricsAccess {
+            token: config.metrics.token.as_deref().map(Into::into),
+            public: config.metrics.public,
+        };
+        let state = ApiState {
+            store: store.clone(),
+            ingest,
+            admin_token: admin,
+            rotation_grace_ms,
+            metrics: metrics.clone(),
+            metrics_access,
+            health: Arc::default(),
+        };
+        let router = api::router(state, body)
+            .merge(ui::router(console))
+            .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(metrics, api::observe::observe));
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen)
         })?;
         if generated {
             announce_token(&admin_token, &config);
         }
-        let server = config.server.clone();
-        Ok(Self { listener, router, store, dispatcher, dispatch, admin_token, server })
+        let (server, grace) = (config.server.clone(), config.shutdown_grace);
+        Ok(Self { listener, router, store, dispatcher, dispatch, admin_token, server, grace })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -81,11 +102,12 @@ impl App {
         &self.admin_token
     }
 
-    /// Serves and delivers until `shutdown` is cancelled, then lets in-flight API requests and
-    /// deliveries finish (see [`Dispatcher::run`]).
+    /// Serves and delivers until `shutdown` is cancelled, then gives in-flight API requests
+    /// and deliveries the grace period to finish (see [`Dispatcher::run`]).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
-        let server = api::serve(self.listener, self.router, &self.server, shutdown.clone());
-        tokio::join!(server, self.dispatcher.run(shutdown));
+        let (listener, router, grace) = (self.listener, self.router, self.grace);
+        let server = api::serve(listener, router, &self.server, shutdown.clone(), grace);
+        tokio::join!(server, self.dispatcher.run(shutdown, grace));
         Ok(())
     }
 }

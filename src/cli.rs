@@ -7,12 +7,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::{Config, Layers};
+use crate::logs::LogFormat;
 
 #[derive(Parser)]
 #[command(name = "hookd", version, about = "Self-hosted webhook delivery service")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written (on standard error) [env: HOOKD_LOG_FORMAT] [default: text].
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+impl Cli {
+    /// The flag, else `HOOKD_LOG_FORMAT`, else text.
+    pub fn log_format(&self) -> Result<LogFormat, String> {
+        match self.log_format {
+            Some(format) => Ok(format),
+            None => Ok(LogFormat::from_env()?.unwrap_or(LogFormat::Text)),
+        }
+    }
 }
 
 #[derive(Subcommand)]

@@ -21,6 +21,7 @@ const KEYS: &[(&str, &str)] = &[
     ("admin_token", "HOOKD_ADMIN_TOKEN"),
     ("max_body_size", "HOOKD_MAX_BODY_SIZE"),
     ("retention", "HOOKD_RETENTION"),
+    ("shutdown_grace", "HOOKD_SHUTDOWN_GRACE"),
     ("delivery.allowed_networks", "HOOKD_ALLOWED_NETWORKS"),
     ("delivery.retry_schedule", "HOOKD_RETRY_SCHEDULE"),
     ("delivery.request_timeout", "HOOKD_REQUEST_TIMEOUT"),
@@ -32,6 +33,8 @@ const KEYS: &[(&str, &str)] = &[
     ("server.body_timeout", "HOOKD_BODY_TIMEOUT"),
     ("server.max_connections", "HOOKD_MAX_CONNECTIONS"),
     ("console.frame_ancestors", "HOOKD_FRAME_ANCESTORS"),
+    ("metrics.token", "HOOKD_METRICS_TOKEN"),
+    ("metrics.public", "HOOKD_METRICS_PUBLIC"),
 ];
 
 /// The validated configuration.
@@ -47,9 +50,21 @@ pub struct Config {
     /// Messages (with their deliveries and attempts) older than this are purged once no
     /// delivery of theirs is pending.
     pub retention: Duration,
+    /// On SIGTERM or SIGINT, how long requests and deliveries in flight may take to finish.
+    pub shutdown_grace: Duration,
     pub delivery: DeliveryConfig,
     pub server: ServerConfig,
     pub console: ConsoleConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Clone, Default)]
+pub struct MetricsConfig {
+    /// A token for the scraper besides the admin token (which always works).
+    pub token: Option<String>,
+    /// No token needed.
+    pub public: bool,
 }
 
 /// How incoming connections are bounded, so slow or idle clients cannot hold the API.
@@ -112,6 +127,8 @@ impl std::fmt::Debug for Config {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
             .field("max_body_size", &self.max_body_size)
             .field("retention", &self.retention)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("metrics_public", &self.metrics.public)
             .field("delivery", &self.delivery)
             .field("server", &self.server)
             .finish()
@@ -147,7 +164,7 @@ impl Layers {
                 return Err(format!("{origin}: unknown key `{key}`"));
             };
             let value = toml_text(&value).ok_or_else(|| {
-                format!("{origin}: `{key}` must be a string, number or list of strings")
+                format!("{origin}: `{key}` must be a string, number, boolean or list of strings")
             })?;
             self.set(name, value, format!("`{key}` in {origin}"));
         }
@@ -209,6 +226,7 @@ impl Layers {
             admin_token: self.parse("admin_token", parse_token)?,
             max_body_size: self.parse("max_body_size", parse_positive)?,
             retention: self.parse("retention", parse_duration)?,
+            shutdown_grace: self.parse("shutdown_grace", parse_duration)?,
             delivery: DeliveryConfig {
                 allowed_networks: self.parse("delivery.allowed_networks", parse_networks)?,
                 retry_schedule: self.parse("delivery.retry_schedule", parse_schedule)?,
@@ -226,6 +244,10 @@ impl Layers {
             },
             console: ConsoleConfig {
                 frame_ancestors: self.parse("console.frame_ancestors", parse_origins)?,
+            },
+            metrics: MetricsConfig {
+                token: self.parse("metrics.token", parse_token)?,
+                public: self.parse("metrics.public", parse_bool)?,
             },
         })
     }
@@ -259,6 +281,7 @@ fn toml_text(value: &toml::Value) -> Option<String> {
     match value {
         toml::Value::String(s) => Some(s.clone()),
         toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
         toml::Value::Array(items) => items
             .iter()
             .map(|i| i.as_str().map(str::to_owned))
@@ -278,8 +301,16 @@ fn non_empty(v: &str) -> Result<&str, String> {
 
 fn parse_token(v: &str) -> Result<Option<String>, String> {
     match optional(v) {
-        Some(t) if t.len() < 16 => Err("an admin token needs at least 16 characters".into()),
+        Some(t) if t.len() < 16 => Err("a token needs at least 16 characters".into()),
         other => Ok(other),
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("expected true or false".into()),
     }
 }
 

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     Validation,
     /// Something went wrong inside hookd; the details are in its log.
     Internal,
+    /// hookd cannot do its work now (the store does not take writes); the health check's
+    /// answer, with the reason.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -64,6 +67,7 @@ impl ErrorCode {
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Validation => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::dispatch::DispatchHandle;
 use crate::error::{DomainError, DomainResult};
+use crate::metrics::Metrics;
 use crate::model::time::now_ms;
 use crate::model::{Message, ids};
 use crate::store::{Accepted, NewMessage, Store};
@@ -30,11 +31,12 @@ pub struct MessageIn {
 pub struct Ingest {
     store: Arc<dyn Store>,
     dispatch: DispatchHandle,
+    metrics: Arc<Metrics>,
 }
 
 impl Ingest {
-    pub fn new(store: Arc<dyn Store>, dispatch: DispatchHandle) -> Self {
-        Self { store, dispatch }
+    pub fn new(store: Arc<dyn Store>, dispatch: DispatchHandle, metrics: Arc<Metrics>) -> Self {
+        Self { store, dispatch, metrics }
     }
 
     /// Validates and durably stores `input` for the application; replays the first answer
@@ -80,6 +82,7 @@ impl Ingest {
         let new = NewMessage { message, idempotency_key, deliver_at, lease, only_endpoint };
         let mut accepted = self.store.accept_message(new).await?;
         if let Accepted::Created { deliveries, leased, .. } = &mut accepted {
+            self.metrics.accepted(*deliveries);
             if !leased.is_empty() {
                 self.dispatch.hand_over(std::mem::take(leased));
             } else if *deliveries > 0 {

@@ -1,14 +1,14 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let level = match std::env::var("HOOKD_LOG").as_deref() {
-        Ok("error") => tracing::Level::ERROR,
-        Ok("warn") => tracing::Level::WARN,
-        Ok("debug") => tracing::Level::DEBUG,
-        _ => tracing::Level::INFO,
-    };
-    tracing_subscriber::fmt().with_target(false).with_max_level(level).init();
     let cli = hookd::cli::Cli::parse();
+    match cli.log_format() {
+        Ok(format) => hookd::logs::init(format),
+        Err(e) => {
+            eprintln!("hookd: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -9,11 +9,16 @@ mod endpoint_stats;
 mod endpoints;
 mod event_types;
 pub mod extract;
+mod health;
 mod messages;
+mod metrics;
+pub mod observe;
 mod portal_access;
 mod serve;
 mod test_sends;
 
+pub use health::Health;
+pub use metrics::MetricsAccess;
 pub use serve::serve;
 
 use std::sync::Arc;
@@ -38,6 +43,9 @@ pub struct ApiState {
     pub admin_token: Arc<str>,
     /// How long a rotated-out secret keeps signing, in ms.
     pub rotation_grace_ms: i64,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics_access: MetricsAccess,
+    pub health: Arc<Health>,
 }
 
 /// How much of a request body is read, and for how long.
@@ -63,7 +71,8 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
         .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
-        .route("/api/v1/health", get(health))
+        .route("/api/v1/health", get(health::health))
+        .route("/metrics", get(metrics::scrape))
         .merge(protected)
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
@@ -92,10 +101,6 @@ pub fn strip_trailing_slash(mut req: Request) -> Request {
 /// `/api/`).
 pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
-}
-
-async fn health() -> axum::http::StatusCode {
-    axum::http::StatusCode::NO_CONTENT
 }
 
 /// Reads the whole body before the handler runs, within the size limit and the time limit,

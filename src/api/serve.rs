@@ -30,12 +30,14 @@ use tower::ServiceExt;
 use crate::config::ServerConfig;
 
 /// Serves `router` on `listener` until `shutdown`; then stops accepting, lets requests in
-/// progress finish, and returns once every connection has closed.
+/// progress finish, and returns once every connection has closed or `grace` has passed
+/// (the connections left are dropped with the runtime).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &ServerConfig,
     shutdown: CancellationToken,
+    grace: Duration,
 ) {
     let max = connection_limit(limits.max_connections, open_file_limit());
     let permits = Arc::new(Semaphore::new(max));
@@ -88,7 +90,10 @@ pub async fn serve(
     }
     drop(listener);
     connections.close();
-    connections.wait().await;
+    if tokio::time::timeout(grace, connections.wait()).await.is_err() {
+        let open = connections.len();
+        tracing::warn!(connections = open, "shutdown grace over; closing connections still busy");
+    }
 }
 
 /// The configured limit, lowered to half the open-file limit when that is lower.
@@ -107,11 +112,9 @@ fn connection_limit(configured: usize, open_files: Option<usize>) -> usize {
     }
 }
 
-/// The soft limit on open files, from `/proc` (Linux); `None` where it cannot be read.
+/// The soft limit on open files (Linux); `None` where it cannot be read.
 fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
+    crate::metrics::open_file_limit().map(|n| n as usize)
 }
 
 #[cfg(test)]

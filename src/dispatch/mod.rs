@@ -24,6 +24,7 @@ use self::recorder::Unrecorded;
 use self::send::Sender;
 pub use self::send::TestAnswer;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::time::{Clock, SystemClock};
 use crate::model::{Endpoint, Message};
@@ -165,6 +166,8 @@ struct Running {
     outcomes: mpsc::UnboundedSender<Outcome>,
     unrecorded: Arc<Unrecorded>,
     shutdown: CancellationToken,
+    /// How long requests in flight may go on after `shutdown`.
+    grace: Duration,
 }
 
 impl Running {
@@ -180,7 +183,12 @@ impl Running {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, server: &Config, timing: Timing) -> (Self, DispatchHandle) {
+    pub fn new(
+        store: Arc<dyn Store>,
+        server: &Config,
+        timing: Timing,
+        metrics: Arc<Metrics>,
+    ) -> (Self, DispatchHandle) {
         let config = &server.delivery;
         let guard = Guard::new(config.allowed_networks.clone());
         let sender = Sender {
@@ -193,6 +201,7 @@ impl Dispatcher {
             default_headers: config.default_headers.clone(),
             max_body: server.max_body_size,
             timing,
+            metrics,
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
         let sender = Arc::new(sender);
@@ -219,21 +228,25 @@ impl Dispatcher {
         (dispatcher, handle)
     }
 
-    /// Delivers until `shutdown`; then lets requests in flight finish, hands back the claims
-    /// that had not started, and records every outcome before returning.
+    /// Delivers until `shutdown`; then hands back the claims that had not started, lets
+    /// requests in flight finish within `grace` (handing back those that do not), and
+    /// records every outcome before returning. A request cut short may have reached its
+    /// receiver: it is sent again, as after a crash (delivery is at least once).
     ///
     /// The store is asked for due work only when there may be some: at start, on a wake-up,
     /// when the next known due time comes, and after a full batch. Deliveries handed over by
     /// ingestion start without any query.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken, grace: Duration) {
         let (outcomes, outcome_queue) = mpsc::unbounded_channel();
         let unrecorded = self.handle.unrecorded.clone();
         let timing = self.sender.timing.clone();
-        let recorder = recorder::run(self.store.clone(), timing, unrecorded.clone(), outcome_queue);
+        let metrics = self.sender.metrics.clone();
+        let recorder =
+            recorder::run(self.store.clone(), timing, metrics, unrecorded.clone(), outcome_queue);
         let recorder = tokio::spawn(recorder);
         self.store.watch_for_work(self.handle.work_available.clone());
-        let running =
-            Arc::new(Running { slot_freed: Notify::new(), outcomes, unrecorded, shutdown });
+        let slot_freed = Notify::new();
+        let running = Arc::new(Running { slot_freed, outcomes, unrecorded, shutdown, grace });
         let tracker = TaskTracker::new();
         let (mut maintained, mut claim_now, mut next_look) = (0, true, Instant::now());
         while !running.shutdown.is_cancelled() {
@@ -323,7 +336,7 @@ impl Dispatcher {
         let (sender, running, held) =
             (self.sender.clone(), running.clone(), self.handle.held.clone());
         tracker.spawn(async move {
-            let outcome = deliver(&sender, &claim, &gate, &running.shutdown).await;
+            let outcome = deliver(&sender, &claim, &gate, &running).await;
             gate.leave();
             running.report(outcome, &held);
             running.slot_freed.notify_one();
@@ -375,22 +388,23 @@ impl Dispatcher {
 }
 
 /// Waits for the endpoint's gate (giving the claim back on shutdown), then makes the attempt.
-/// Once a request has started it runs to the end, bounded by the request timeout.
-async fn deliver(
-    sender: &Sender,
-    claim: &Claim,
-    gate: &Gate,
-    shutdown: &CancellationToken,
-) -> Outcome {
+/// Once a request has started it runs to the end, bounded by the request timeout, or until
+/// the grace period after shutdown is over; then the claim is given back.
+async fn deliver(sender: &Sender, claim: &Claim, gate: &Gate, running: &Running) -> Outcome {
     let permit = tokio::select! {
         permit = gate.enter(claim.endpoint.throttle_rate) => permit,
-        _ = shutdown.cancelled() => None,
+        _ = running.shutdown.cancelled() => None,
     };
     let lease_left = claim.lease - sender.timing.now_ms();
+    let grace_over = async {
+        running.shutdown.cancelled().await;
+        tokio::time::sleep(running.grace).await;
+    };
     match permit {
-        Some(_permit) if lease_left > sender.timeout.as_millis() as i64 => {
-            sender.attempt(claim).await
-        }
+        Some(_permit) if lease_left > sender.timeout.as_millis() as i64 => tokio::select! {
+            outcome = sender.attempt(claim) => outcome,
+            () = grace_over => release(claim, sender.timing.now_ms()),
+        },
         _ => release(claim, sender.timing.now_ms()),
     }
 }

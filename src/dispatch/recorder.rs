@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use super::Timing;
+use crate::metrics::Metrics;
 use crate::model::delivery::Outcome;
 use crate::store::{Store, StoreError};
 
@@ -56,6 +57,7 @@ impl Unrecorded {
 pub(super) async fn run(
     store: Arc<dyn Store>,
     timing: Timing,
+    metrics: Arc<Metrics>,
     unrecorded: Arc<Unrecorded>,
     mut queue: mpsc::UnboundedReceiver<Outcome>,
 ) {
@@ -70,6 +72,7 @@ pub(super) async fn run(
         let size = batch.len();
         match record_with_retries(store.as_ref(), &timing, batch).await {
             Ok(disabled) => {
+                metrics.endpoints_disabled(disabled.len());
                 disabled.iter().for_each(|id| tracing::warn!(endpoint = %id, "endpoint disabled"))
             }
             Err(e) => {

@@ -1,6 +1,7 @@
 //! One attempt: render the claim through its endpoint's profile, send it, and decide what
 //! happens next. Never panics on anything the receiver or the network does.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use hyper::Request;
 use super::Timing;
 use super::client::{self, HttpClient};
 use super::schedule::{self, Verdict};
+use crate::metrics::{Metrics, StatusClass};
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::ids;
 use crate::model::{Attempt, DeliveryStatus, TriggerType};
@@ -33,6 +35,7 @@ pub struct Sender {
     /// The largest body a template may render (the server's `max_body_size`).
     pub max_body: usize,
     pub timing: Timing,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What came back: a status with (part of) the body, or the failure in words.
@@ -40,9 +43,10 @@ struct Response {
     status: Option<u16>,
     text: String,
     retry_after: Option<Duration>,
-    /// Nothing went on the wire, for a reason retrying cannot change (bad template, address
-    /// refused by the guard, disabled endpoint): the delivery fails at once.
-    not_sent: bool,
+    /// What kind of answer this was; [`StatusClass::Refused`] when nothing went on the wire,
+    /// for a reason retrying cannot change (bad template, address refused by the guard,
+    /// disabled endpoint): the delivery fails at once.
+    class: StatusClass,
 }
 
 /// The answer to a test send: the receiver's status, and its text unless it was a 2xx.
@@ -80,11 +84,40 @@ impl Sender {
             let delivery = Delivery { message: &claim.message, endpoint: ep, now_ms: now };
             self.render_and_send(&delivery).await
         };
-        let verdict = match response.not_sent {
-            true => Verdict::Final,
-            false => schedule::classify(response.status, |s| profile::is_final_status(ep, s)),
+        let verdict = match response.class {
+            StatusClass::Refused => Verdict::Final,
+            _ => schedule::classify(response.status, |s| profile::is_final_status(ep, s)),
         };
-        self.outcome(claim, now, started.elapsed(), response, verdict)
+        let class = response.class;
+        let outcome = self.outcome(claim, now, started.elapsed(), response, verdict);
+        self.count(claim, &outcome, class, now);
+        outcome
+    }
+
+    /// The attempt in the metrics, and in the log when it failed.
+    fn count(&self, claim: &Claim, outcome: &Outcome, class: StatusClass, now: i64) {
+        let Some(attempt) = &outcome.attempt else { return };
+        let success = attempt.status == DeliveryStatus::Success;
+        let took = Duration::from_millis(attempt.response_duration_ms.max(0) as u64);
+        self.metrics.attempted(success, class, took);
+        if claim.attempts == 0 && !claim.manual {
+            let lag = (now - claim.message.created_at).max(0) as u64;
+            self.metrics.first_attempt_after(Duration::from_millis(lag));
+        }
+        if outcome.next == NextStep::Failed && !claim.manual {
+            self.metrics.exhausted();
+        }
+        if !success {
+            tracing::warn!(
+                app = %claim.message.app_id,
+                endpoint = %claim.endpoint.id,
+                msg = %claim.message.id,
+                status = attempt.response_status_code,
+                reason = ?short(&attempt.response),
+                final = outcome.next == NextStep::Failed,
+                "delivery attempt failed"
+            );
+        }
     }
 
     fn outcome(
@@ -177,13 +210,16 @@ impl Sender {
                 status: Some(status),
                 text: truncate(&body),
                 retry_after,
-                not_sent: false,
+                class: StatusClass::of_status(status),
             })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(response)) => response,
-            Ok(Err(why)) => Response::failed(why),
-            Err(_) => Response::failed(format!("timed out after {} ms", self.timeout.as_millis())),
+            Ok(Err(why)) => Response::failed(why, StatusClass::Network),
+            Err(_) => Response::failed(
+                format!("timed out after {} ms", self.timeout.as_millis()),
+                StatusClass::Timeout,
+            ),
         }
     }
 
@@ -204,13 +240,24 @@ fn request(uri: hyper::Uri, rendered: Rendered) -> Result<Request<Full<Bytes>>, 
 }
 
 impl Response {
-    fn failed(text: String) -> Self {
-        Self { status: None, text, retry_after: None, not_sent: false }
+    fn failed(text: String, class: StatusClass) -> Self {
+        Self { status: None, text, retry_after: None, class }
     }
 
     fn not_sent(why: String) -> Self {
-        Self { status: None, text: format!("not sent: {why}"), retry_after: None, not_sent: true }
+        let text = format!("not sent: {why}");
+        Self { status: None, text, retry_after: None, class: StatusClass::Refused }
     }
+}
+
+/// The first line of a response or failure, at most 200 bytes: enough for a log line.
+fn short(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or_default();
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
 }
 
 /// Keeps the first [`LOG_CAP`] bytes, cut at a character boundary.

@@ -122,6 +122,25 @@ pub fn created(message: Message, targets: Vec<(i64, Endpoint)>, lease: Option<i6
     Accepted::Created { message, deliveries, leased }
 }
 
+/// Pending deliveries, by whether their time has come. Leased ones (being sent) are neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub due: u64,
+    pub scheduled: u64,
+}
+
+/// Told of every group commit: how long it took and how many jobs it carried (the metrics).
+pub trait CommitObserver: Send + Sync {
+    fn committed(&self, took: std::time::Duration, jobs: usize);
+}
+
+/// For a store opened without an observer (tests, tools).
+pub struct Unobserved;
+
+impl CommitObserver for Unobserved {
+    fn committed(&self, _took: std::time::Duration, _jobs: usize) {}
+}
+
 /// What accepting a message did.
 #[derive(Debug, Clone)]
 pub enum Accepted {
@@ -221,6 +240,12 @@ pub trait Store: Send + Sync + 'static {
     /// pending or leased, with their deliveries and attempts; returns how many.
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize>;
 
+    /// Pending deliveries due now and due later (the metrics' backlog gauges).
+    async fn backlog(&self, now: i64) -> StoreResult<Backlog>;
+    /// Commits a small durable write, so the health check can say whether the store takes
+    /// writes (a full or read-only disk, a database that is down).
+    async fn check_writable(&self, now: i64) -> StoreResult<()>;
+
     /// The dashboard's figures: messages accepted and deliveries finished since `since`
     /// (ms), deliveries pending now.
     async fn overview(&self, since: i64) -> StoreResult<Overview>;
@@ -251,16 +276,22 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by `database_url`, or the embedded SQLite file in `data_dir`.
-pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, String> {
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    observer: Arc<dyn CommitObserver>,
+) -> Result<Arc<dyn Store>, String> {
     match database_url {
         None => {
-            let store = sqlite::SqliteStore::open(&data_dir.join("hookd.db"))?;
+            let store = sqlite::SqliteStore::open_observed(&data_dir.join("hookd.db"), observer)?;
             Ok(Arc::new(store))
         }
         Some(url) => match url.split_once("://") {
-            Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?)),
+            Some(("sqlite", path)) => {
+                Ok(Arc::new(sqlite::SqliteStore::open_observed(Path::new(path), observer)?))
+            }
             Some(("postgres" | "postgresql", _)) => {
-                Ok(Arc::new(postgres::PgStore::open(url).await?))
+                Ok(Arc::new(postgres::PgStore::open_observed(url, observer).await?))
             }
             _ => Err(format!(
                 "unsupported database URL {url:?}: expected postgres://… or sqlite://PATH"

@@ -120,6 +120,11 @@ impl TestApp {
             .expect("delivery comes to rest within 30 s");
     }
 
+    /// Where this app keeps its SQLite file.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self._dir.0
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.client.call(Method::GET, path, None).await
     }
@@ -233,6 +238,23 @@ impl Api {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Value), String> {
+        let (status, _, bytes) = self.raw(method, path, body, headers).await?;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("non-JSON answer: {bytes:?}"))
+        };
+        Ok((status, value))
+    }
+
+    /// The answer as it came: status, headers and body bytes.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
         let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
@@ -245,14 +267,9 @@ impl Api {
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
         let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
+        let (status, headers) = (resp.status(), resp.headers().clone());
         let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("non-JSON answer: {bytes:?}"))
-        };
-        Ok((status, value))
+        Ok((status, headers, bytes))
     }
 }
 
@@ -266,6 +283,32 @@ impl Process {
     pub async fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         Self::start_command(std::process::Command::new(env!("CARGO_BIN_EXE_hookd")), data_dir, env)
             .await
+    }
+
+    /// Like [`Process::start`], with its log (standard error) written to `log`.
+    pub async fn start_logging(
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Self {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+        cmd.stderr(std::fs::File::create(log).expect("create the log file"));
+        Self::start_command(cmd, data_dir, env).await
+    }
+
+    /// SIGTERM, then waits up to `within` for the exit.
+    pub async fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.expect("run kill").success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for hookd") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "hookd did not exit within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Starts hookd under an open-file limit of `files` (`ulimit -n`, through `sh`).

@@ -267,3 +267,24 @@ pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
     assert!(store.list_attempts_by_endpoint(&gone, first(10)).await.unwrap().items.is_empty());
     assert!(store.claim_due_deliveries(now_ms(), 10, now + 60_000).await.unwrap().is_empty());
 }
+
+pub async fn backlog_and_heartbeat(store: Arc<dyn Store>) {
+    use hookd::store::Backlog;
+    let (app_id, _) = app_with_endpoint(&store).await;
+    let now = now_ms();
+    assert_eq!(store.backlog(now).await.unwrap(), Backlog { due: 0, scheduled: 0 });
+    for _ in 0..2 {
+        store.accept_message(message(&app_id, "x")).await.unwrap();
+    }
+    let after = now_ms() + 1;
+    assert_eq!(store.backlog(after).await.unwrap(), Backlog { due: 2, scheduled: 0 });
+    // Seen from before they were accepted, the same deliveries are due later.
+    assert_eq!(store.backlog(now - 10_000).await.unwrap(), Backlog { due: 0, scheduled: 2 });
+    // A leased delivery is being sent: neither.
+    store.claim_due_deliveries(after, 1, after + 60_000).await.unwrap();
+    assert_eq!(store.backlog(after).await.unwrap(), Backlog { due: 1, scheduled: 0 });
+
+    // The health check's write: the first inserts the row, the next ones update it.
+    store.check_writable(now).await.unwrap();
+    store.check_writable(now + 1).await.unwrap();
+}

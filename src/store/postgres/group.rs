@@ -22,7 +22,7 @@ use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{DeliveryStatus, Endpoint, Message};
 use crate::store::rows::opt_json;
-use crate::store::{Accepted, NewMessage, StoreError, StoreResult, created};
+use crate::store::{Accepted, CommitObserver, NewMessage, StoreError, StoreResult, created};
 
 /// Messages per transaction at most: bounds the latency a burst adds to its first message.
 const MAX_BATCH: usize = 256;
@@ -42,9 +42,13 @@ pub(super) struct Group {
 }
 
 impl Group {
-    pub(super) fn start(pool: Pool, cache: Arc<CatalogCache>) -> Self {
+    pub(super) fn start(
+        pool: Pool,
+        cache: Arc<CatalogCache>,
+        observer: Arc<dyn CommitObserver>,
+    ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, cache, queue));
+        tokio::spawn(run(pool, cache, observer, queue));
         Self { jobs }
     }
 
@@ -60,7 +64,12 @@ impl Group {
     }
 }
 
-async fn run(pool: Pool, cache: Arc<CatalogCache>, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    pool: Pool,
+    cache: Arc<CatalogCache>,
+    observer: Arc<dyn CommitObserver>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     while let Some(first) = queue.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
@@ -72,9 +81,11 @@ async fn run(pool: Pool, cache: Arc<CatalogCache>, mut queue: mpsc::UnboundedRec
                 Err(_) => break,
             }
         }
-        let (pool, cache) = (pool.clone(), cache.clone());
+        let (pool, cache, observer) = (pool.clone(), cache.clone(), observer.clone());
         tokio::spawn(async move {
+            let (jobs, started) = (batch.len(), std::time::Instant::now());
             commit(&pool, &cache, batch).await;
+            observer.committed(started.elapsed(), jobs);
             drop(slot);
         });
     }

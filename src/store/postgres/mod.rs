@@ -33,7 +33,8 @@ use crate::model::{
     Session,
 };
 use crate::store::{
-    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult, after_read,
+    Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
+    StoreResult, Unobserved, after_read,
 };
 
 const POOL_SIZE: usize = 16;
@@ -56,6 +57,14 @@ impl Drop for PgStore {
 impl PgStore {
     /// Connects, and brings the schema up to date (safe when several nodes start at once).
     pub async fn open(url: &str) -> Result<Self, String> {
+        Self::open_observed(url, Arc::new(Unobserved)).await
+    }
+
+    /// Like [`PgStore::open`], telling `observer` of every group commit.
+    pub async fn open_observed(
+        url: &str,
+        observer: Arc<dyn CommitObserver>,
+    ) -> Result<Self, String> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| format!("invalid database URL: {e}"))?;
         let manager = Manager::from_config(
@@ -73,7 +82,7 @@ impl PgStore {
         let listeners = Arc::new(Listeners { cache: cache.clone(), work: Mutex::new(None) });
         let stop = CancellationToken::new();
         tokio::spawn(listen::run(config, listeners.clone(), stop.clone()));
-        let group = Group::start(pool.clone(), cache.clone());
+        let group = Group::start(pool.clone(), cache.clone(), observer);
         Ok(Self { pool, group, listeners, stop })
     }
 
@@ -301,6 +310,14 @@ impl Store for PgStore {
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
         in_tx!(self, relaxed = true, |tx| dispatch::purge_messages(&tx, cutoff, limit as i64)
             .await?)
+    }
+
+    async fn backlog(&self, now: i64) -> StoreResult<Backlog> {
+        overview::backlog(&self.client().await?, now).await
+    }
+
+    async fn check_writable(&self, now: i64) -> StoreResult<()> {
+        overview::heartbeat(&self.client().await?, now).await
     }
 
     async fn overview(&self, since: i64) -> StoreResult<Overview> {

@@ -6,8 +6,8 @@ use super::rows;
 use super::util::{Cached, all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
-use crate::store::StoreResult;
 use crate::store::rows::ENDPOINT;
+use crate::store::{Backlog, StoreResult};
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
 /// "since" is a range of the primary key; failed and pending rows have partial indexes.
@@ -27,6 +27,32 @@ pub(super) async fn overview(c: &impl GenericClient, since: i64) -> StoreResult<
         .map_err(internal)?;
     let get = |i: usize| row.try_get::<_, i64>(i).map(|n| n as u64).map_err(internal);
     Ok(Overview { messages: get(0)?, succeeded: get(1)?, failed: get(2)?, pending: get(3)? })
+}
+
+/// Pending deliveries due by `now`, and due later: two ranges of the partial index on due time.
+pub(super) async fn backlog(c: &impl GenericClient, now: i64) -> StoreResult<Backlog> {
+    let row = c
+        .row(
+            "SELECT (SELECT count(*) FROM deliveries WHERE state = 1 AND next_attempt_at <= $1),
+                    (SELECT count(*) FROM deliveries WHERE state = 1 AND next_attempt_at > $1)",
+            &[&now],
+        )
+        .await
+        .map_err(internal)?;
+    let get = |i: usize| row.try_get::<_, i64>(i).map(|n| n as u64).map_err(internal);
+    Ok(Backlog { due: get(0)?, scheduled: get(1)? })
+}
+
+/// Writes the heartbeat row, committed with `synchronous_commit` on: success means the WAL
+/// reached the disk.
+pub(super) async fn heartbeat(c: &impl GenericClient, now: i64) -> StoreResult<()> {
+    c.exec(
+        "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        &[&now],
+    )
+    .await
+    .map(drop)
+    .map_err(internal)
 }
 
 pub(super) async fn unhealthy_endpoints(

@@ -122,6 +122,13 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry ON sessions(expires_at);
 "#,
+    r#"
+-- One row, written by the health check: a write that commits proves the store is writable.
+CREATE TABLE heartbeat (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    at  BIGINT NOT NULL
+);
+"#,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {

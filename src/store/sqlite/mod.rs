@@ -24,7 +24,8 @@ use crate::model::{
     Session,
 };
 use crate::store::{
-    Accepted, ListQuery, MessageFilter, NewMessage, Page, Store, StoreResult, after_read,
+    Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
+    StoreResult, Unobserved, after_read,
 };
 
 const READERS: usize = 4;
@@ -37,6 +38,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, String> {
+        Self::open_observed(path, Arc::new(Unobserved))
+    }
+
+    /// Like [`SqliteStore::open`], telling `observer` of every group commit.
+    pub fn open_observed(path: &Path, observer: Arc<dyn CommitObserver>) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -45,7 +51,7 @@ impl SqliteStore {
         let mut conn = open_connection(path, false).map_err(describe)?;
         schema::migrate(&mut conn).map_err(describe)?;
         let readers = Readers::open(path, READERS).map_err(describe)?;
-        Ok(Self { writer: Writer::start(conn), readers })
+        Ok(Self { writer: Writer::start(conn, observer), readers })
     }
 }
 
@@ -216,6 +222,14 @@ impl Store for SqliteStore {
 
     async fn purge_messages(&self, cutoff: i64, limit: usize) -> StoreResult<usize> {
         self.writer.run_relaxed(move |c| dispatch::purge_messages(c, cutoff, limit)).await
+    }
+
+    async fn backlog(&self, now: i64) -> StoreResult<Backlog> {
+        self.readers.run(move |c| overview::backlog(c, now)).await
+    }
+
+    async fn check_writable(&self, now: i64) -> StoreResult<()> {
+        self.writer.run(move |c| overview::heartbeat(c, now)).await
     }
 
     async fn overview(&self, since: i64) -> StoreResult<Overview> {

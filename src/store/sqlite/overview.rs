@@ -6,8 +6,8 @@ use super::rows;
 use super::util::{all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
-use crate::store::StoreResult;
 use crate::store::rows::ENDPOINT;
+use crate::store::{Backlog, StoreResult};
 
 /// Each count walks an index over just what it counts: ids carry their creation time, so
 /// "since" is a range of the primary key; failed and pending rows have partial indexes.
@@ -36,6 +36,32 @@ pub(super) fn overview(conn: &Connection, since: i64) -> StoreResult<Overview> {
             &[],
         )?,
     })
+}
+
+/// Pending deliveries due by `now`, and due later: two ranges of the partial index on due time.
+pub(super) fn backlog(conn: &Connection, now: i64) -> StoreResult<Backlog> {
+    let count = |sql: &str| -> StoreResult<u64> {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row([now], |row| row.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(internal)
+    };
+    Ok(Backlog {
+        due: count("SELECT count(*) FROM deliveries WHERE state = 1 AND next_attempt_at <= ?")?,
+        scheduled: count(
+            "SELECT count(*) FROM deliveries WHERE state = 1 AND next_attempt_at > ?",
+        )?,
+    })
+}
+
+/// Writes the heartbeat row; called in a durable commit, so success means the disk took it.
+pub(super) fn heartbeat(conn: &Connection, now: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+    )
+    .and_then(|mut stmt| stmt.execute([now]))
+    .map(drop)
+    .map_err(internal)
 }
 
 pub(super) fn unhealthy_endpoints(conn: &Connection, limit: usize) -> StoreResult<Vec<Endpoint>> {

@@ -13,13 +13,13 @@
 //! path needs no savepoint per job.
 
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::util::internal;
-use crate::store::{StoreError, StoreResult};
+use crate::store::{CommitObserver, StoreError, StoreResult};
 
 /// Jobs per transaction at most: bounds the latency a large burst adds to its first job.
 const MAX_BATCH: usize = 512;
@@ -91,11 +91,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Self {
+    pub(super) fn start(conn: Connection, observer: Arc<dyn CommitObserver>) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || run_writer(conn, queue))
+            .spawn(move || run_writer(conn, queue, observer.as_ref()))
             .expect("spawning the SQLite writer thread");
         Self { jobs }
     }
@@ -136,9 +136,8 @@ impl Writer {
     }
 }
 
-fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
+fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>, observer: &dyn CommitObserver) {
     let mut durability = Durability::default();
-    let mut stats = (0usize, 0usize, std::time::Duration::ZERO, std::time::Instant::now());
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -147,20 +146,9 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        stats.0 += 1;
-        stats.1 += batch.len();
-        let t = std::time::Instant::now();
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
         commit_batch(&conn, &mut durability, batch);
-        stats.2 += t.elapsed();
-        if stats.3.elapsed() > std::time::Duration::from_secs(2) {
-            tracing::debug!(
-                commits = stats.0,
-                jobs = stats.1,
-                busy_ms = stats.2.as_millis() as u64,
-                "writer"
-            );
-            stats = (0, 0, std::time::Duration::ZERO, std::time::Instant::now());
-        }
+        observer.committed(started.elapsed(), jobs);
     }
 }
 

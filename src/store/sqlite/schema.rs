@@ -124,6 +124,13 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry ON sessions(expires_at);
 "#,
+    r#"
+-- One row, written by the health check: a write that commits proves the store is writable.
+CREATE TABLE heartbeat (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    at  INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
