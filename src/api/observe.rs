@@ -26,11 +26,14 @@ pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Ne
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
-    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    // Only the id: a span's fields are formatted when it is made, on every request.
+    let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status();
     if status.is_server_error() {
-        span.in_scope(|| tracing::warn!(status = status.as_u16(), "request failed"));
+        span.in_scope(|| {
+            tracing::warn!(%method, %route, status = status.as_u16(), "request failed");
+        });
     }
     metrics.http_request(method.as_str(), &route, status.as_u16(), started.elapsed());
     if let Ok(value) = HeaderValue::from_str(&id) {

@@ -193,7 +193,7 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<(u16, Child), String> {
     if std::env::var_os("HOOKD_LOG").is_some() {
         cmd.stdout(Stdio::from(std::io::stderr()));
     } else {
-        cmd.stdout(Stdio::null());
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
     let child = cmd.spawn().map_err(|e| format!("cannot start {args:?}: {e}"))?;
     for _ in 0..400 {
