@@ -31,3 +31,4 @@ pub mod store;
 pub mod template;
 pub mod ui;
 pub mod validate;
+pub mod verify;

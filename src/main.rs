@@ -18,11 +18,13 @@ fn main() -> std::process::ExitCode {
     };
     // Spawned, not run on this thread: the runtime's workers are the only busy threads.
     let outcome = runtime.block_on(async { tokio::spawn(hookd::cli::run(cli)).await });
-    match outcome.unwrap_or_else(|e| Err(format!("hookd stopped unexpectedly: {e}"))) {
+    let outcome =
+        outcome.unwrap_or_else(|e| Err(format!("hookd stopped unexpectedly: {e}").into()));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hookd: {e}");
-            std::process::ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("hookd: {}", failure.message);
+            std::process::ExitCode::from(failure.exit as u8)
         }
     }
 }

@@ -4,6 +4,7 @@
 mod applications;
 mod bench;
 mod browser;
+mod cli;
 mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
