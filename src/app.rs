@@ -12,6 +12,7 @@ use crate::config::{Config, ServerConfig};
 use crate::dispatch::{DispatchHandle, Dispatcher, Timing};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::operational;
 use crate::security::token;
 use crate::store::{self, Store};
 use crate::ui;
@@ -42,9 +43,12 @@ impl App {
             store::open(config.database_url.as_deref(), &config.data_dir, metrics.clone()).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
+        let (events, reported) = operational::Events::channel();
         let (dispatcher, dispatch) =
-            Dispatcher::new(store.clone(), &config, timing, metrics.clone());
+            Dispatcher::new(store.clone(), &config, timing, metrics.clone(), events.clone());
         let ingest = Arc::new(Ingest::new(store.clone(), dispatch.clone(), metrics.clone()));
+        operational::ensure_app(store.as_ref()).await?;
+        tokio::spawn(operational::run(store.clone(), ingest.clone(), reported));
         let body =
             api::BodyLimits { max_size: config.max_body_size, timeout: config.server.body_timeout };
         let admin: Arc<str> = admin_token.as_str().into();
@@ -56,6 +60,7 @@ impl App {
             rotation_grace_ms,
             body,
             frame_ancestors: config.console.frame_ancestors.clone().into(),
+            events: events.clone(),
         };
         let metrics_access = api::MetricsAccess {
             token: config.metrics.token.as_deref().map(Into::into),
@@ -69,6 +74,7 @@ impl App {
             metrics: metrics.clone(),
             metrics_access,
             health: Arc::default(),
+            events,
         };
         let router = api::router(state, body)
             .merge(ui::router(console))

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod manage;
 pub mod metrics;
 pub mod model;
+pub mod operational;
 pub mod profile;
 pub mod security;
 pub mod signing;

@@ -29,6 +29,9 @@ pub async fn require_token(
             "send the admin token as `Authorization: Bearer <token>`",
         )
     })?;
+    if hides_operational_app(&req) {
+        return Err(ApiError::not_found("application"));
+    }
     if token::matches(&state.admin_token, given) {
         return Ok(next.run(req).await);
     }
@@ -41,6 +44,13 @@ pub async fn require_token(
         }
         None => Err(ApiError::new(ErrorCode::Unauthorized, "the bearer token is not valid")),
     }
+}
+
+/// The operational webhooks' application is reached only through its own routes: named in
+/// any other path it does not exist, so no one sends it a forged operational event.
+fn hides_operational_app(req: &Request) -> bool {
+    req.extensions().get::<super::OperationalRoute>().is_none()
+        && req.uri().path().split('/').any(|segment| segment == crate::operational::APP_ID)
 }
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {

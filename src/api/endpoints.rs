@@ -124,7 +124,7 @@ async fn create(
     JsonBody(spec): JsonBody<EndpointSpec>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve(&s, &app_id).await?;
-    let endpoint = endpoints::create(s.store.as_ref(), &app, spec).await?;
+    let endpoint = endpoints::create(s.store.as_ref(), &s.events, &app, spec).await?;
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
@@ -141,7 +141,7 @@ async fn replace(
     JsonBody(spec): JsonBody<EndpointSpec>,
 ) -> ApiResult<Json<EndpointOut>> {
     let (app, current) = app_and_endpoint(&s, &app_id, &endpoint_id).await?;
-    Ok(Json(endpoints::update(s.store.as_ref(), &app, current, spec).await?.into()))
+    Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }
 
 async fn patch(
@@ -162,7 +162,7 @@ async fn patch(
     spec.metadata = p.metadata.unwrap_or(spec.metadata);
     spec.template = p.template.unwrap_or(spec.template);
     (spec.profile, spec.profile_config) = (p.profile, p.profile_config);
-    Ok(Json(endpoints::update(s.store.as_ref(), &app, current, spec).await?.into()))
+    Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }
 
 async fn remove(
@@ -170,6 +170,6 @@ async fn remove(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let endpoint = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    s.store.delete_endpoint(&endpoint.app_id, &endpoint.id).await?;
+    endpoints::delete(s.store.as_ref(), &s.events, &endpoint).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,6 +46,7 @@ pub struct ApiState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub metrics_access: MetricsAccess,
     pub health: Arc<Health>,
+    pub events: crate::operational::Events,
 }
 
 /// How much of a request body is read, and for how long.
@@ -79,6 +80,33 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
         })
         .layer(DefaultBodyLimit::max(body.max_size))
         .with_state(state)
+}
+
+/// Marks a request that came in under `/api/v1/operational-webhook/endpoint`: only these may
+/// reach the operational webhooks' application (see [`crate::operational`]).
+#[derive(Clone, Copy)]
+pub struct OperationalRoute;
+
+const OPERATIONAL_PREFIX: &str = "/api/v1/operational-webhook/endpoint";
+
+/// Svix's operational-webhook endpoint routes are the endpoint routes of the reserved
+/// application: `/api/v1/operational-webhook/endpoint/{id}/secret` is served as
+/// `/api/v1/app/<reserved>/endpoint/{id}/secret`, by the same handlers and rules.
+pub fn operational_paths(mut req: Request) -> Request {
+    let Some(rest) = req.uri().path().strip_prefix(OPERATIONAL_PREFIX) else { return req };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return req;
+    }
+    let path = format!("/api/v1/app/{}/endpoint{rest}", crate::operational::APP_ID);
+    let new = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    if let Ok(uri) = new.parse() {
+        *req.uri_mut() = uri;
+        req.extensions_mut().insert(OperationalRoute);
+    }
+    req
 }
 
 /// `/api/v1/app/` routes like `/api/v1/app`, as Svix's server does.

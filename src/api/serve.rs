@@ -68,6 +68,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = router
             .clone()
+            .map_request(super::operational_paths)
             .map_request(super::strip_trailing_slash)
             .map_request(|req: Request<Incoming>| req.map(Body::new));
         let connection =

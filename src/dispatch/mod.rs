@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::time::{Clock, SystemClock};
 use crate::model::{Endpoint, Message};
+use crate::operational::Events;
 use crate::security::ssrf::Guard;
 use crate::store::{Store, StoreResult};
 
@@ -188,6 +189,7 @@ impl Dispatcher {
         server: &Config,
         timing: Timing,
         metrics: Arc<Metrics>,
+        events: Events,
     ) -> (Self, DispatchHandle) {
         let config = &server.delivery;
         let guard = Guard::new(config.allowed_networks.clone());
@@ -202,6 +204,7 @@ impl Dispatcher {
             max_body: server.max_body_size,
             timing,
             metrics,
+            events,
         };
         let (hot, handed_over) = mpsc::unbounded_channel();
         let sender = Arc::new(sender);
@@ -240,9 +243,12 @@ impl Dispatcher {
         let (outcomes, outcome_queue) = mpsc::unbounded_channel();
         let unrecorded = self.handle.unrecorded.clone();
         let timing = self.sender.timing.clone();
-        let metrics = self.sender.metrics.clone();
+        let report = recorder::Report {
+            metrics: self.sender.metrics.clone(),
+            events: self.sender.events.clone(),
+        };
         let recorder =
-            recorder::run(self.store.clone(), timing, metrics, unrecorded.clone(), outcome_queue);
+            recorder::run(self.store.clone(), timing, report, unrecorded.clone(), outcome_queue);
         let recorder = tokio::spawn(recorder);
         self.store.watch_for_work(self.handle.work_available.clone());
         let slot_freed = Notify::new();
@@ -414,6 +420,7 @@ fn release(claim: &Claim, due: i64) -> Outcome {
         delivery_id: claim.delivery_id,
         lease: claim.lease,
         endpoint_id: claim.endpoint.id.clone(),
+        app_id: claim.endpoint.app_id.clone(),
         attempt: None,
         next: NextStep::Release(due),
         effect: EndpointEffect::None,

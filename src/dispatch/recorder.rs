@@ -9,7 +9,8 @@ use tokio::sync::{Notify, mpsc};
 
 use super::Timing;
 use crate::metrics::Metrics;
-use crate::model::delivery::Outcome;
+use crate::model::delivery::{EndpointEffect, Outcome};
+use crate::operational::{Events, OpEvent};
 use crate::store::{Store, StoreError};
 
 /// Outcomes this node has made and not yet recorded, and a signal after each recording.
@@ -53,11 +54,37 @@ impl Unrecorded {
     }
 }
 
+/// Where the recorder reports endpoints the store disabled: the metrics, the log and the
+/// operational webhooks.
+pub(super) struct Report {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) events: Events,
+}
+
+impl Report {
+    fn disabled(&self, disabled: &[String], batch: &[Outcome]) {
+        self.metrics.endpoints_disabled(disabled.len());
+        for id in disabled {
+            let mine = || batch.iter().filter(|o| &o.endpoint_id == id);
+            let Some(o) = mine().next() else { continue };
+            tracing::warn!(endpoint = %id, app = %o.app_id, "endpoint disabled");
+            let gone = mine().any(|o| o.effect == EndpointEffect::Disable);
+            let (app_id, endpoint_id) = (o.app_id.clone(), id.clone());
+            self.events.report(OpEvent::EndpointDisabled {
+                app_id,
+                endpoint_id,
+                manual: false,
+                gone,
+            });
+        }
+    }
+}
+
 /// Writes outcomes in batches: whatever arrived while the previous batch was committing.
 pub(super) async fn run(
     store: Arc<dyn Store>,
     timing: Timing,
-    metrics: Arc<Metrics>,
+    report: Report,
     unrecorded: Arc<Unrecorded>,
     mut queue: mpsc::UnboundedReceiver<Outcome>,
 ) {
@@ -70,11 +97,9 @@ pub(super) async fn run(
             }
         }
         let size = batch.len();
-        match record_with_retries(store.as_ref(), &timing, batch).await {
-            Ok(disabled) => {
-                metrics.endpoints_disabled(disabled.len());
-                disabled.iter().for_each(|id| tracing::warn!(endpoint = %id, "endpoint disabled"))
-            }
+        let batch: Arc<[Outcome]> = batch.into();
+        match record_with_retries(store.as_ref(), &timing, batch.clone()).await {
+            Ok(disabled) => report.disabled(&disabled, &batch),
             Err(e) => {
                 tracing::error!(error = %e, "recording outcomes failed; their leases will expire and the deliveries repeat")
             }
@@ -89,9 +114,8 @@ pub(super) async fn run(
 async fn record_with_retries(
     store: &dyn Store,
     timing: &Timing,
-    batch: Vec<Outcome>,
+    batch: Arc<[Outcome]>,
 ) -> Result<Vec<String>, StoreError> {
-    let batch: Arc<[Outcome]> = batch.into();
     for pause_ms in [50, 500] {
         match store.record_outcomes(batch.clone(), timing.now_ms()).await {
             Ok(disabled) => return Ok(disabled),

@@ -15,6 +15,7 @@ use crate::metrics::{Metrics, StatusClass};
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use crate::model::ids;
 use crate::model::{Attempt, DeliveryStatus, TriggerType};
+use crate::operational::{AttemptEvent, Events, FAILING_AFTER, LastAttempt, OpEvent};
 use crate::profile::{self, Delivery, Rendered};
 use crate::security::ssrf::Guard;
 
@@ -36,6 +37,8 @@ pub struct Sender {
     pub max_body: usize,
     pub timing: Timing,
     pub metrics: Arc<Metrics>,
+    /// Where `message.attempt.*` operational events go.
+    pub events: Events,
 }
 
 /// What came back: a status with (part of) the body, or the failure in words.
@@ -107,6 +110,19 @@ impl Sender {
         if outcome.next == NextStep::Failed && !claim.manual {
             self.metrics.exhausted();
         }
+        if let Some(kind) = self.attempt_event(claim, success, &outcome.next) {
+            let last = LastAttempt {
+                id: attempt.id.clone(),
+                msg_id: claim.message.id.clone(),
+                msg_event_id: claim.message.event_id.clone(),
+                endpoint_id: claim.endpoint.id.clone(),
+                status_code: attempt.response_status_code,
+                at: attempt.created_at,
+                manual: claim.manual,
+            };
+            let app_id = claim.endpoint.app_id.clone();
+            self.events.report(OpEvent::Attempt { kind, app_id, attempt: last });
+        }
         if !success {
             tracing::warn!(
                 app = %claim.message.app_id,
@@ -172,9 +188,25 @@ impl Sender {
             delivery_id: claim.delivery_id,
             lease: claim.lease,
             endpoint_id: claim.endpoint.id.clone(),
+            app_id: claim.endpoint.app_id.clone(),
             attempt: Some(attempt),
             next,
             effect,
+        }
+    }
+
+    /// Which operational event an attempt makes, if any: `failing` once, on the failure that
+    /// makes [`FAILING_AFTER`] (fewer when the schedule has fewer retries), `exhausted` on the
+    /// last, `recovered` on a success after `failing` was sent.
+    fn attempt_event(&self, claim: &Claim, success: bool, next: &NextStep) -> Option<AttemptEvent> {
+        let failing_at = FAILING_AFTER.min(self.schedule.len() as i64).max(1);
+        let made = claim.attempts + 1;
+        match (success, next) {
+            (true, _) if claim.attempts >= failing_at => Some(AttemptEvent::Recovered),
+            (true, _) => None,
+            (false, NextStep::Failed) => Some(AttemptEvent::Exhausted),
+            (false, _) if made == failing_at && !claim.manual => Some(AttemptEvent::Failing),
+            _ => None,
         }
     }
 

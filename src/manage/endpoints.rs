@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
 use crate::model::{Application, Endpoint, ExpiringSecret, Metadata, ids};
+use crate::operational::{Events, OpEvent};
 use crate::profile;
 use crate::store::Store;
 use crate::template::Template;
@@ -112,33 +113,72 @@ pub fn blank(app_id: &str) -> Endpoint {
 /// Creates an endpoint of `app` from `spec`.
 pub async fn create(
     store: &dyn Store,
+    events: &Events,
     app: &Application,
     spec: EndpointSpec,
 ) -> DomainResult<Endpoint> {
-    Ok(store.insert_endpoint(spec.apply(blank(&app.id), app, true)?).await?)
+    let ep = store.insert_endpoint(spec.apply(blank(&app.id), app, true)?).await?;
+    events.report(OpEvent::EndpointCreated {
+        app_id: app.id.clone(),
+        endpoint_id: ep.id.clone(),
+        endpoint_uid: ep.uid.clone(),
+    });
+    Ok(ep)
 }
 
 /// Replaces `current` by `spec`, unless the endpoint changed since `current` was read.
 pub async fn update(
     store: &dyn Store,
+    events: &Events,
     app: &Application,
     current: Endpoint,
     spec: EndpointSpec,
 ) -> DomainResult<Endpoint> {
-    let read_at = current.updated_at;
-    Ok(store.update_endpoint(spec.apply(current, app, false)?, read_at).await?)
+    let (read_at, was_disabled) = (current.updated_at, current.disabled);
+    let ep = store.update_endpoint(spec.apply(current, app, false)?, read_at).await?;
+    let (app_id, endpoint_id, endpoint_uid) = (app.id.clone(), ep.id.clone(), ep.uid.clone());
+    events.report(OpEvent::EndpointUpdated {
+        app_id: app_id.clone(),
+        endpoint_id: endpoint_id.clone(),
+        endpoint_uid: endpoint_uid.clone(),
+    });
+    match (was_disabled, ep.disabled) {
+        (true, false) => {
+            events.report(OpEvent::EndpointEnabled { app_id, endpoint_id, endpoint_uid })
+        }
+        (false, true) => events.report(OpEvent::EndpointDisabled {
+            app_id,
+            endpoint_id,
+            manual: true,
+            gone: false,
+        }),
+        _ => {}
+    }
+    Ok(ep)
 }
 
 /// Switches the endpoint on or off; switching it on starts its health afresh.
 pub async fn set_enabled(
     store: &dyn Store,
+    events: &Events,
     app: &Application,
     current: Endpoint,
     enabled: bool,
 ) -> DomainResult<Endpoint> {
     let mut spec = EndpointSpec::of(&current);
     spec.disabled = !enabled;
-    update(store, app, current, spec).await
+    update(store, events, app, current, spec).await
+}
+
+/// Deletes the endpoint (its deliveries still in flight are dropped as they finish).
+pub async fn delete(store: &dyn Store, events: &Events, ep: &Endpoint) -> DomainResult<()> {
+    store.delete_endpoint(&ep.app_id, &ep.id).await?;
+    events.report(OpEvent::EndpointDeleted {
+        app_id: ep.app_id.clone(),
+        endpoint_id: ep.id.clone(),
+        endpoint_uid: ep.uid.clone(),
+    });
+    Ok(())
 }
 
 /// Makes `key` (or a new secret) current; the old one keeps signing for `grace_ms`.

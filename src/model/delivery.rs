@@ -87,6 +87,8 @@ pub struct Outcome {
     pub delivery_id: i64,
     pub lease: i64,
     pub endpoint_id: String,
+    /// The endpoint's application, for what the recorder reports (a disabled endpoint).
+    pub app_id: String,
     pub attempt: Option<Attempt>,
     pub next: NextStep,
     pub effect: EndpointEffect,
@@ -125,6 +127,7 @@ mod tests {
             delivery_id: 1,
             lease: 1,
             endpoint_id: endpoint.into(),
+            app_id: "app_1".into(),
             attempt: None,
             next: NextStep::Failed,
             effect,

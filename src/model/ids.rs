@@ -12,6 +12,10 @@ pub const ENDPOINT: &str = "ep_";
 pub const MESSAGE: &str = "msg_";
 pub const ATTEMPT: &str = "atmpt_";
 
+/// The operational webhooks' application (see `crate::operational`): the lowest id there is,
+/// never generated, and left out of every list of applications.
+pub const RESERVED_APP: &str = "app_00000000000000000000000000";
+
 /// The last id body handed out, so ids made in the same millisecond still sort in the order
 /// they were made (the random part is incremented instead of redrawn, as in monotonic ULIDs).
 static LAST: Mutex<u128> = Mutex::new(0);

@@ -44,6 +44,7 @@ pub struct UiState {
     pub body: BodyLimits,
     /// Origins whose pages may frame the portal (`console.frame_ancestors`).
     pub frame_ancestors: Arc<[String]>,
+    pub events: crate::operational::Events,
 }
 
 /// The console's routes: everything outside `/api/`.

@@ -5,9 +5,19 @@ use crate::helpers::{TOKEN, TestApp};
 
 #[tokio::test]
 async fn svix_python_sdk_round_trip() {
+    run_sdk_script("svix_smoke.py", "SVIX SDK OK").await;
+}
+
+#[tokio::test]
+async fn svix_python_sdk_manages_operational_webhook_endpoints() {
+    run_sdk_script("svix_operational.py", "SVIX OPERATIONAL OK").await;
+}
+
+/// Runs a script of tests/sdk against a fresh hookd; it must print `ok`.
+async fn run_sdk_script(script: &str, ok: &str) {
     let Some(python) = python() else { return };
     let app = TestApp::spawn().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/svix_smoke.py");
+    let script = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = tokio::process::Command::new(python)
         .arg(script)
         .env("HOOKD_URL", &app.base)
@@ -17,10 +27,7 @@ async fn svix_python_sdk_round_trip() {
         .expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("SVIX SDK OK"),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    assert!(output.status.success() && stdout.contains(ok), "stdout:\n{stdout}\nstderr:\n{stderr}");
 }
 
 /// Whether the official `standardwebhooks` library accepts this request under `secret`;

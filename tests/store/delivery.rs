@@ -19,6 +19,7 @@ pub fn outcome(claim: &Claim, next: NextStep, effect: EndpointEffect) -> Outcome
         delivery_id: claim.delivery_id,
         lease: claim.lease,
         endpoint_id: claim.endpoint.id.clone(),
+        app_id: claim.endpoint.app_id.clone(),
         attempt: Some(Attempt {
             id: ids::new_id(ids::ATTEMPT),
             msg_id: claim.message.id.clone(),

@@ -7,6 +7,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use super::rows;
 use super::util::{Cached, Param, all, conflict_or_internal, first, found, internal, opt_i64};
 use super::util::{paged, refs};
+use crate::model::ids::RESERVED_APP;
 use crate::model::{Application, EventType};
 use crate::store::StoreResult;
 use crate::store::rows::{APP, EVENT_TYPE, contains_pattern, opt_json, to_json};
@@ -68,7 +69,7 @@ pub(super) async fn list_apps(
     c: &impl GenericClient,
     query: &ListQuery,
 ) -> StoreResult<Page<Application>> {
-    let select = format!("SELECT {APP} FROM applications WHERE TRUE");
+    let select = format!("SELECT {APP} FROM applications WHERE id <> '{RESERVED_APP}'");
     let order = Order { key: "id", descending: false };
     paged(c, &select, vec![], order, query, rows::app).await
 }
@@ -80,7 +81,8 @@ pub(super) async fn search_apps(
 ) -> StoreResult<Vec<Application>> {
     let sql = format!(
         "SELECT {APP} FROM applications
-         WHERE name ILIKE $1 ESCAPE '\\' OR uid ILIKE $1 ESCAPE '\\' OR id = $2
+         WHERE (name ILIKE $1 ESCAPE '\\' OR uid ILIKE $1 ESCAPE '\\' OR id = $2)
+           AND id <> '{RESERVED_APP}'
          ORDER BY name, id LIMIT $3"
     );
     all(c, &sql, &[&contains_pattern(text), &text, &(limit as i64)], rows::app).await

@@ -5,6 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::rows;
 use super::util::{all, by_id_or_key, conflict_or_internal, first, found, internal, paged};
+use crate::model::ids::RESERVED_APP;
 use crate::model::{Application, EventType};
 use crate::store::StoreResult;
 use crate::store::rows::{APP, EVENT_TYPE, contains_pattern, opt_json, to_json};
@@ -37,7 +38,7 @@ pub(super) fn find_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Applic
 }
 
 pub(super) fn list_apps(conn: &Connection, query: &ListQuery) -> StoreResult<Page<Application>> {
-    let select = format!("SELECT {APP} FROM applications WHERE 1");
+    let select = format!("SELECT {APP} FROM applications WHERE id <> '{RESERVED_APP}'");
     let order = Order { key: "id", descending: false };
     paged(conn, &select, vec![], order, query, rows::app)
 }
@@ -49,7 +50,8 @@ pub(super) fn search_apps(
 ) -> StoreResult<Vec<Application>> {
     let sql = format!(
         "SELECT {APP} FROM applications
-         WHERE name LIKE ?1 ESCAPE '\\' OR uid LIKE ?1 ESCAPE '\\' OR id = ?2
+         WHERE (name LIKE ?1 ESCAPE '\\' OR uid LIKE ?1 ESCAPE '\\' OR id = ?2)
+           AND id <> '{RESERVED_APP}'
          ORDER BY name, id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;

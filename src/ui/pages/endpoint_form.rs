@@ -251,8 +251,10 @@ async fn submit(
         (Err(e), _) => Err(e),
         (Ok(spec), true) => spec.apply(base.clone(), &app, current.is_none()).map(|ep| (ep, false)),
         (Ok(spec), false) => match current {
-            Some(ep) => endpoints::update(state.store.as_ref(), &app, ep, spec).await,
-            None => endpoints::create(state.store.as_ref(), &app, spec).await,
+            Some(ep) => {
+                endpoints::update(state.store.as_ref(), &state.events, &app, ep, spec).await
+            }
+            None => endpoints::create(state.store.as_ref(), &state.events, &app, spec).await,
         }
         .map(|ep| (ep, true)),
     };

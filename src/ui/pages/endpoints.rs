@@ -95,7 +95,7 @@ async fn switch(
     let (app, ep) = endpoint_for(&state, &form.viewer, &key, &ep_key).await?;
     let ep_id = ep.id.clone();
     let enable = form.fields.get("enabled") == "true";
-    endpoints::set_enabled(state.store.as_ref(), &app, ep, enable).await?;
+    endpoints::set_enabled(state.store.as_ref(), &state.events, &app, ep, enable).await?;
     let done = if enable { "enabled" } else { "disabled" };
     let page = match form.fields.get("from") {
         "detail" => format!("{}/{}", list_href(&app), ep_id),
@@ -128,7 +128,7 @@ async fn remove(
     form: Submitted,
 ) -> UiResult<Response> {
     let (app, ep) = endpoint_for(&state, &form.viewer, &key, &ep_key).await?;
-    state.store.delete_endpoint(&app.id, &ep.id).await?;
+    endpoints::delete(state.store.as_ref(), &state.events, &ep).await?;
     back(format!("{}?done=deleted", list_href(&app)))
 }
 

@@ -111,6 +111,10 @@ pub fn back(to: String) -> UiResult<Response> {
 
 /// The application named in the path, if this viewer may see it.
 pub async fn app_for(state: &UiState, viewer: &Viewer, key: &str) -> UiResult<Application> {
+    if key == crate::operational::APP_ID {
+        // Managed through the API's operational-webhook routes only (see `operational`).
+        return Err(crate::store::StoreError::NotFound("application").into());
+    }
     let app = state.store.get_app(key).await?;
     viewer.require_app(&app)?;
     Ok(app)
