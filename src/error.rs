@@ -52,6 +52,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the OpenAPI document (a new code goes here too).
+    pub const ALL: [ErrorCode; 13] = [
+        Self::InvalidJson,
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::DuplicateEventId,
+        Self::PayloadTooLarge,
+        Self::RequestTimeout,
+        Self::Validation,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
     /// The status and the wire name of each code: the single place they are defined.
     pub const fn parts(self) -> (StatusCode, &'static str) {
         match self {

@@ -14,11 +14,12 @@ use crate::model::{Message, ids};
 use crate::store::{Accepted, NewMessage, Store};
 
 /// A message as the API receives it (Svix's `MessageIn`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIn {
     pub event_type: String,
     /// Kept as the exact text sent, so the standard profile delivers the same bytes.
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     pub event_id: Option<String>,
     pub channels: Option<Vec<String>>,

@@ -1,26 +1,27 @@
 //! `/api/v1/app`: applications.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
+use super::openapi::{AppPath, ListParams};
 use crate::error::{ApiError, ApiResult};
 use crate::manage::applications::{self, ApplicationSpec};
 use crate::model::time::format_rfc3339;
 use crate::model::{Application, Metadata};
 use crate::store::StoreError;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app", get(list).post(create))
-        .route("/api/v1/app/{app_id}", get(read).put(upsert).patch(patch).delete(remove))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(read, upsert, patch, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ApplicationPatch {
     name: Option<String>,
@@ -31,7 +32,7 @@ struct ApplicationPatch {
     metadata: Option<Metadata>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationOut {
     id: String,
@@ -59,6 +60,8 @@ impl From<Application> for ApplicationOut {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/app", tag = TAG, params(ListParams),
+    responses((status = 200, body = ListResponse<ApplicationOut>)))]
 async fn list(
     State(s): State<ApiState>,
     q: QueryParams,
@@ -67,6 +70,8 @@ async fn list(
     Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), ApplicationOut::from)))
 }
 
+#[utoipa::path(post, path = "/api/v1/app", tag = TAG, params(GetIfExists), request_body = ApplicationSpec,
+    responses((status = 201, body = ApplicationOut), (status = 200, description = "`get_if_exists` found it", body = ApplicationOut)))]
 async fn create(
     State(s): State<ApiState>,
     q: QueryParams,
@@ -85,6 +90,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = TAG, params(AppPath),
+    responses((status = 200, body = ApplicationOut)))]
 async fn read(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -93,6 +100,8 @@ async fn read(
 }
 
 /// PUT replaces the application, or creates it (with the path as its uid) if there is none.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}", tag = TAG, params(AppPath), request_body = ApplicationSpec,
+    responses((status = 200, body = ApplicationOut), (status = 201, description = "created", body = ApplicationOut)))]
 async fn upsert(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -102,6 +111,8 @@ async fn upsert(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(app.into())))
 }
 
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = TAG, params(AppPath), request_body = ApplicationPatch,
+    responses((status = 200, body = ApplicationOut)))]
 async fn patch(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -116,10 +127,23 @@ async fn patch(
     Ok(Json(applications::update(s.store.as_ref(), current, merged).await?.into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = TAG, params(AppPath),
+    responses((status = 204, description = "deleted, with its endpoints, messages and attempts")))]
 async fn remove(State(s): State<ApiState>, Path(app_id): Path<String>) -> ApiResult<StatusCode> {
     let app = s.store.get_app(&app_id).await?;
     s.store.delete_app(&app.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const TAG: &str = "Application";
+
+/// `POST /api/v1/app?get_if_exists=true`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the derive only
+struct GetIfExists {
+    /// Answer the application with this `uid` (200) if there is one, instead of 409.
+    get_if_exists: Option<bool>,
 }
 
 /// Resolves `{app_id}` (an id or a uid) to the application, or 404.

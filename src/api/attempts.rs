@@ -1,25 +1,27 @@
 //! Attempts and per-endpoint delivery state of messages, and manual resend.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::applications::resolve;
 use super::extract::{ListResponse, QueryParams};
+use super::openapi::{EndpointPath, ListParams, MessageEndpointPath, MessagePath};
 use crate::error::ApiResult;
 use crate::manage::deliveries;
 use crate::model::time::format_rfc3339;
 use crate::model::{Attempt, DeliveryState, DeliveryStatus};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(by_message))
-        .route("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", get(by_endpoint))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", post(resend))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(by_message))
+        .routes(routes!(by_endpoint))
+        .routes(routes!(destinations))
+        .routes(routes!(resend))
 }
 
 fn status_text(status: DeliveryStatus) -> &'static str {
@@ -31,7 +33,7 @@ fn status_text(status: DeliveryStatus) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AttemptOut {
     id: String,
@@ -41,7 +43,9 @@ struct AttemptOut {
     response: String,
     response_status_code: i32,
     response_duration_ms: i64,
+    /// 0 success, 1 pending, 2 failed, 3 sending.
     status: u8,
+    #[schema(value_type = String)]
     status_text: &'static str,
     trigger_type: u8,
     timestamp: String,
@@ -65,6 +69,8 @@ impl From<Attempt> for AttemptOut {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = TAG, params(MessagePath, ListParams),
+    responses((status = 200, body = ListResponse<AttemptOut>)))]
 async fn by_message(
     State(s): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -76,6 +82,8 @@ async fn by_message(
     Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), AttemptOut::from)))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = TAG, params(EndpointPath, ListParams),
+    responses((status = 200, body = ListResponse<AttemptOut>)))]
 async fn by_endpoint(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -87,17 +95,21 @@ async fn by_endpoint(
     Ok(Json(ListResponse::from_page(page, |a| a.id.clone(), AttemptOut::from)))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DestinationOut {
     endpoint_id: String,
+    /// 0 success, 1 pending, 2 failed, 3 sending.
     status: u8,
+    #[schema(value_type = String)]
     status_text: &'static str,
     attempts: i64,
     next_attempt: Option<String>,
 }
 
 /// The message's status towards each endpoint it was fanned out to.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = TAG, params(MessagePath),
+    responses((status = 200, body = ListResponse<DestinationOut>)))]
 async fn destinations(
     State(s): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -122,6 +134,8 @@ async fn destinations(
 
 /// Sends the message to the endpoint again, now (a manual attempt). Answers 202 with `{}`,
 /// which Svix's clients expect.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = TAG,
+    params(MessageEndpointPath), responses((status = 202, description = "queued: `{}`", body = Object)))]
 async fn resend(
     State(s): State<ApiState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
@@ -130,3 +144,5 @@ async fn resend(
     deliveries::resend(s.store.as_ref(), &s.ingest, &app.id, &msg_id, &endpoint_id).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
+
+const TAG: &str = "Message attempt";

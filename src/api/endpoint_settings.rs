@@ -3,37 +3,37 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::endpoints::endpoint_of;
 use super::extract::JsonBody;
+use super::openapi::EndpointPath;
 use crate::error::{ApiError, ApiResult};
 use crate::manage::{deliveries, endpoints};
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::model::{Endpoint, ids};
 
-pub fn routes() -> Router<ApiState> {
-    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-    Router::new()
-        .route(&format!("{ep}/secret"), get(read_secret))
-        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(
-            &format!("{ep}/headers"),
-            get(read_headers).put(replace_headers).patch(patch_headers),
-        )
-        .route(&format!("{ep}/recover"), post(recover))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(read_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(read_headers, replace_headers, patch_headers))
+        .routes(routes!(recover))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct SecretOut {
     key: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = TAG, params(EndpointPath),
+    responses((status = 200, body = SecretOut)))]
 async fn read_secret(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -41,7 +41,7 @@ async fn read_secret(
     Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RotateIn {
     key: Option<String>,
@@ -49,6 +49,8 @@ struct RotateIn {
 }
 
 /// Makes `key` (or a new secret) current; the old one keeps signing for the grace period.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = TAG, params(EndpointPath), request_body = RotateIn,
+    responses((status = 200, body = SecretOut)))]
 async fn rotate_secret(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -60,13 +62,13 @@ async fn rotate_secret(
     Ok(Json(SecretOut { key }))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct HeadersOut {
     headers: BTreeMap<String, String>,
     sensitive: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct HeadersIn {
     headers: BTreeMap<String, Option<String>>,
@@ -74,6 +76,8 @@ struct HeadersIn {
     delete_headers: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG, params(EndpointPath),
+    responses((status = 200, body = HeadersOut)))]
 async fn read_headers(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -82,6 +86,8 @@ async fn read_headers(
     Ok(Json(HeadersOut { headers, sensitive: Vec::new() }))
 }
 
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG, params(EndpointPath), request_body = HeadersIn,
+    responses((status = 204, description = "saved")))]
 async fn replace_headers(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -92,6 +98,8 @@ async fn replace_headers(
 }
 
 /// PATCH merges: a `null` value or a name in `deleteHeaders` removes that header.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG, params(EndpointPath), request_body = HeadersIn,
+    responses((status = 204, description = "saved")))]
 async fn patch_headers(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -120,22 +128,26 @@ async fn save_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 struct RecoverIn {
     since: String,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RecoverOut {
     id: String,
+    #[schema(value_type = String)]
     status: &'static str,
+    #[schema(value_type = String)]
     task: &'static str,
     updated_at: String,
 }
 
 /// Queues again the endpoint's failed deliveries since a time. The work is one statement, so
 /// the task Svix's shape describes is already finished when the answer comes.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = TAG, params(EndpointPath), request_body = RecoverIn,
+    responses((status = 202, body = RecoverOut)))]
 async fn recover(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -154,3 +166,5 @@ async fn recover(
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
+
+const TAG: &str = "Endpoint";

@@ -1,14 +1,16 @@
 //! `GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats`: Svix's figures for an endpoint,
 //! with hookd's hourly breakdown (the console's chart draws it).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::endpoints::endpoint_of;
 use super::extract::QueryParams;
+use super::openapi::{EndpointPath, TimeWindow};
 use crate::error::{ApiError, ApiResult};
 use crate::model::time::{format_rfc3339, now_ms};
 use crate::model::{EndpointStats, HourCount};
@@ -16,11 +18,11 @@ use crate::model::{EndpointStats, HourCount};
 /// Without `since`, the figures cover the last day.
 const DEFAULT_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", get(stats))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(stats))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct StatsOut {
     success: u64,
     pending: u64,
@@ -30,7 +32,7 @@ struct StatsOut {
     hourly: Vec<HourOut>,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct HourOut {
     start: String,
     success: u64,
@@ -55,6 +57,8 @@ impl From<EndpointStats> for StatsOut {
 }
 
 /// `success` and `fail` count attempts in the window; `pending` and `sending` are now.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint",
+    params(EndpointPath, TimeWindow), responses((status = 200, body = StatsOut)))]
 async fn stats(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,

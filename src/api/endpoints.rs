@@ -1,27 +1,26 @@
 //! `/api/v1/app/{app_id}/endpoint`: endpoints, their secrets and their custom headers.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::applications::resolve;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
+use super::openapi::{AppPath, EndpointPath, ListParams};
 use crate::error::ApiResult;
 use crate::manage::endpoints::{self, EndpointSpec};
 use crate::model::time::format_rfc3339;
 use crate::model::{Application, Endpoint, Metadata};
 
-pub fn routes() -> Router<ApiState> {
-    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-    Router::new()
-        .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
-        .route(ep, get(read).put(replace).patch(patch).delete(remove))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(read, replace, patch, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EndpointPatch {
     url: Option<String>,
@@ -38,12 +37,13 @@ struct EndpointPatch {
     throttle_rate: Option<Option<u32>>,
     metadata: Option<Metadata>,
     profile: Option<String>,
+    #[schema(value_type = Option<Object>)]
     profile_config: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default, deserialize_with = "nullable")]
     template: Option<Option<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
     id: String,
@@ -59,6 +59,7 @@ pub struct EndpointOut {
     rate_limit: Option<u32>,
     metadata: Metadata,
     profile: String,
+    #[schema(value_type = Object)]
     profile_config: serde_json::Map<String, serde_json::Value>,
     template: Option<String>,
     created_at: String,
@@ -108,6 +109,8 @@ async fn app_and_endpoint(
     Ok((app, endpoint))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = TAG, params(AppPath, ListParams),
+    responses((status = 200, body = ListResponse<EndpointOut>)))]
 async fn list(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -118,6 +121,8 @@ async fn list(
     Ok(Json(ListResponse::from_page(page, |e| e.id.clone(), EndpointOut::from)))
 }
 
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = TAG, params(AppPath), request_body = EndpointSpec,
+    responses((status = 201, body = EndpointOut)))]
 async fn create(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -128,6 +133,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, params(EndpointPath),
+    responses((status = 200, body = EndpointOut)))]
 async fn read(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -135,6 +142,8 @@ async fn read(
     Ok(Json(endpoint_of(&s, &app_id, &endpoint_id).await?.into()))
 }
 
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, params(EndpointPath), request_body = EndpointSpec,
+    responses((status = 200, body = EndpointOut)))]
 async fn replace(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -144,6 +153,8 @@ async fn replace(
     Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }
 
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, params(EndpointPath), request_body = EndpointPatch,
+    responses((status = 200, body = EndpointOut)))]
 async fn patch(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -165,6 +176,8 @@ async fn patch(
     Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, params(EndpointPath),
+    responses((status = 204, description = "deleted")))]
 async fn remove(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -173,3 +186,5 @@ async fn remove(
     endpoints::delete(s.store.as_ref(), &s.events, &endpoint).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+const TAG: &str = "Endpoint";

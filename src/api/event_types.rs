@@ -1,26 +1,28 @@
 //! `/api/v1/event-type`: the event-type catalogue.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
+use super::openapi::ListParams;
 use crate::error::ApiResult;
 use crate::manage::event_types::{self, EventTypeSpec};
 use crate::model::EventType;
 use crate::model::time::format_rfc3339;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/event-type", get(list).post(create))
-        .route("/api/v1/event-type/{name}", get(read).put(upsert).patch(patch).delete(remove))
-        .route("/api/v1/event-type/import/{catalogue}", axum::routing::post(import))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, upsert, patch, remove))
+        .routes(routes!(import))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EventTypePatch {
     description: Option<String>,
@@ -34,7 +36,7 @@ struct EventTypePatch {
     group_name: Option<Option<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeOut {
     name: String,
@@ -64,6 +66,8 @@ impl From<EventType> for EventTypeOut {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/event-type", tag = TAG, params(ListParams, ListArchived),
+    responses((status = 200, body = ListResponse<EventTypeOut>)))]
 async fn list(
     State(s): State<ApiState>,
     q: QueryParams,
@@ -72,6 +76,8 @@ async fn list(
     Ok(Json(ListResponse::from_page(page, |e| e.name.clone(), EventTypeOut::from)))
 }
 
+#[utoipa::path(post, path = "/api/v1/event-type", tag = TAG, request_body = EventTypeSpec,
+    responses((status = 201, body = EventTypeOut)))]
 async fn create(
     State(s): State<ApiState>,
     JsonBody(input): JsonBody<EventTypeSpec>,
@@ -81,6 +87,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(event_type.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/event-type/{name}", tag = TAG, params(NamePath),
+    responses((status = 200, body = EventTypeOut)))]
 async fn read(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -88,6 +96,8 @@ async fn read(
     Ok(Json(s.store.get_event_type(&name).await?.into()))
 }
 
+#[utoipa::path(put, path = "/api/v1/event-type/{name}", tag = TAG, params(NamePath), request_body = EventTypeSpec,
+    responses((status = 200, body = EventTypeOut), (status = 201, description = "created", body = EventTypeOut)))]
 async fn upsert(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -97,6 +107,8 @@ async fn upsert(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(event_type.into())))
 }
 
+#[utoipa::path(patch, path = "/api/v1/event-type/{name}", tag = TAG, params(NamePath), request_body = EventTypePatch,
+    responses((status = 200, body = EventTypeOut)))]
 async fn patch(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -115,6 +127,8 @@ async fn patch(
 }
 
 /// Archives the type (it stays usable and can be restored), or deletes it with `expunge=true`.
+#[utoipa::path(delete, path = "/api/v1/event-type/{name}", tag = TAG, params(NamePath, Expunge),
+    responses((status = 204, description = "archived, or deleted with `expunge=true`")))]
 async fn remove(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -130,6 +144,8 @@ async fn remove(
 
 /// Adds a shipped catalogue's event types (misskey, mastodon, strapi); types that exist
 /// already are left as they are. Answers with the catalogue's types.
+#[utoipa::path(post, path = "/api/v1/event-type/import/{catalogue}", tag = TAG, params(CataloguePath),
+    responses((status = 200, body = ListResponse<EventTypeOut>)))]
 async fn import(
     State(s): State<ApiState>,
     Path(catalogue): Path<String>,
@@ -137,4 +153,38 @@ async fn import(
     let saved = event_types::import(s.store.as_ref(), &catalogue).await?;
     let data = saved.into_iter().map(EventTypeOut::from).collect();
     Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
+}
+
+const TAG: &str = "Event type";
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the derives only
+struct NamePath {
+    /// The event type's name.
+    name: String,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct CataloguePath {
+    /// `misskey`, `mastodon` or `strapi`.
+    catalogue: String,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListArchived {
+    /// Include archived types.
+    include_archived: Option<bool>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct Expunge {
+    /// Delete the type instead of archiving it.
+    expunge: Option<bool>,
 }

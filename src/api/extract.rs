@@ -148,7 +148,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Svix's list shape. `iterator` is always present (null at the end), as clients require.
-#[derive(Serialize)]
+/// A page of a list: Svix's `ListResponse…Out`.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     pub data: Vec<T>,

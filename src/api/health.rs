@@ -24,6 +24,9 @@ pub struct Health {
     last: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health",
+    responses((status = 204, description = "the store takes writes"),
+        (status = 503, description = "the store does not take writes; `detail` says why", body = super::openapi::ErrorBody)))]
 pub async fn health(State(state): State<ApiState>) -> ApiResult<StatusCode> {
     let mut last = state.health.last.lock().await;
     let fresh = last.as_ref().filter(|(at, _)| at.elapsed() < KEEP).map(|(_, r)| r.clone());

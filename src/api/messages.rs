@@ -1,32 +1,33 @@
 //! `/api/v1/app/{app_id}/msg`: sending and reading messages.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::applications::resolve;
 use super::extract::{JsonBody, ListResponse, QueryParams};
+use super::openapi::{AppPath, ListParams, MessagePath};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::MessageIn;
 use crate::model::Message;
 use crate::model::time::format_rfc3339;
 use crate::store::{Accepted, MessageFilter};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/msg", get(list).post(create))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(read))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(read))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageOut {
     id: String,
     event_type: String,
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     event_id: Option<String>,
     channels: Option<Vec<String>>,
@@ -55,6 +56,8 @@ impl MessageOut {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = TAG, params(AppPath, WithContent, Idempotency),
+    request_body = MessageIn, responses((status = 202, description = "stored durably; delivery follows", body = MessageOut)))]
 async fn create(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -78,6 +81,8 @@ async fn create(
     Ok((StatusCode::ACCEPTED, Json(MessageOut::new(message, with_content))))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = TAG, params(MessagePath, WithContent),
+    responses((status = 200, body = MessageOut)))]
 async fn read(
     State(s): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -88,6 +93,8 @@ async fn read(
     Ok(Json(MessageOut::new(message, q.flag("with_content", true)?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = TAG, params(AppPath, ListParams, MessageFilters, WithContent),
+    responses((status = 200, body = ListResponse<MessageOut>)))]
 async fn list(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -103,4 +110,37 @@ async fn list(
     let with_content = q.flag("with_content", true)?;
     let page = s.store.list_messages(&app.id, filter, q.page()?).await?;
     Ok(Json(ListResponse::from_page(page, |m| m.id.clone(), |m| MessageOut::new(m, with_content))))
+}
+
+const TAG: &str = "Message";
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the derives only
+struct WithContent {
+    /// `false` answers `{}` in place of each payload.
+    with_content: Option<bool>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct Idempotency {
+    /// 1 to 256 characters: a repeated request answers the first message again.
+    #[param(rename = "idempotency-key")]
+    idempotency_key: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct MessageFilters {
+    /// Only these event types (comma-separated or repeated).
+    event_types: Option<Vec<String>>,
+    /// Only messages of this channel.
+    channel: Option<String>,
+    /// Created before this time (RFC 3339).
+    before: Option<String>,
+    /// Created after this time (RFC 3339).
+    after: Option<String>,
 }

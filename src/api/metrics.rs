@@ -20,6 +20,8 @@ pub struct MetricsAccess {
     pub public: bool,
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "Health",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
 pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
     let access = &state.metrics_access;
     let allowed = access.public

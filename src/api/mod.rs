@@ -13,6 +13,7 @@ mod health;
 mod messages;
 mod metrics;
 pub mod observe;
+mod openapi;
 mod portal_access;
 mod serve;
 mod test_sends;
@@ -30,6 +31,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ingest::Ingest;
@@ -58,7 +61,21 @@ pub struct BodyLimits {
 
 /// The whole API. Paths match with or without a trailing slash (see [`strip_trailing_slash`]).
 pub fn router(state: ApiState, body: BodyLimits) -> Router {
-    let protected = Router::new()
+    let (router, doc) = routes(state.clone(), body).split_for_parts();
+    let doc: Arc<str> = openapi::finish(doc).to_json().unwrap_or_default().into();
+    router
+        .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(body.max_size))
+        .with_state(state)
+}
+
+/// Every documented route, with the token check and the bounded body read on those that
+/// need them.
+fn routes(state: ApiState, body: BodyLimits) -> OpenApiRouter<ApiState> {
+    let protected = OpenApiRouter::new()
         .merge(applications::routes())
         .merge(event_types::routes())
         .merge(endpoints::routes())
@@ -70,16 +87,16 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
         .merge(portal_access::routes())
         // Layers run last-added first: the token is checked before any body is read.
         .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new()
-        .route("/api/v1/health", get(health::health))
-        .route("/metrics", get(metrics::scrape))
+        .route_layer(middleware::from_fn_with_state(state, auth::require_token));
+    OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(metrics::scrape))
         .merge(protected)
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
-        })
-        .layer(DefaultBodyLimit::max(body.max_size))
-        .with_state(state)
+}
+
+async fn openapi_json(doc: Arc<str>) -> Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response()
 }
 
 /// Marks a request that came in under `/api/v1/operational-webhook/endpoint`: only these may

@@ -1,26 +1,27 @@
 //! `/api/v1/auth/…`: portal access for an application's own users, in Svix's shapes.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::applications::resolve;
 use super::extract::optional_json;
+use super::openapi::AppPath;
 use crate::error::ApiResult;
 use crate::manage::portal;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/auth/app-portal-access/{app_id}", post(grant))
-        // Svix's older name for the same thing, which its client libraries still call.
-        .route("/api/v1/auth/dashboard-access/{app_id}", post(grant))
-        .route("/api/v1/auth/app/{app_id}/expire-all", post(expire_all))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(grant))
+        .routes(routes!(grant_dashboard))
+        .routes(routes!(expire_all))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct AccessIn {
     /// Seconds the token is valid (Svix's default: a week).
@@ -29,7 +30,7 @@ struct AccessIn {
     read_only: bool,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct AccessOut {
     url: String,
     token: String,
@@ -38,6 +39,8 @@ struct AccessOut {
 /// A portal token, and the URL that signs its holder into the portal. The token travels in
 /// the URL's fragment, which browsers never send to a server (nor to its logs). Only the
 /// admin token reaches these routes: `auth` refuses portal tokens outside their application.
+#[utoipa::path(post, path = "/api/v1/auth/app-portal-access/{app_id}", tag = TAG, params(AppPath),
+    request_body(content = Option<AccessIn>), responses((status = 200, body = AccessOut)))]
 async fn grant(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -51,12 +54,14 @@ async fn grant(
     Ok(Json(AccessOut { url, token }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 struct ExpireIn {
     /// Seconds until the tokens expire; at once if absent.
     expiry: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/app/{app_id}/expire-all", tag = TAG, params(AppPath),
+    request_body(content = Option<ExpireIn>), responses((status = 204, description = "the tokens expire")))]
 async fn expire_all(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
@@ -66,4 +71,18 @@ async fn expire_all(
     let app = resolve(&s, &app_id).await?;
     portal::revoke_all(s.store.as_ref(), &app.id, input.expiry).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const TAG: &str = "Authentication";
+
+/// Svix's older name for `app-portal-access`, which its client libraries still call.
+#[utoipa::path(post, path = "/api/v1/auth/dashboard-access/{app_id}", tag = TAG, params(AppPath),
+    request_body(content = Option<AccessIn>), responses((status = 200, body = AccessOut)))]
+async fn grant_dashboard(
+    state: State<ApiState>,
+    app_id: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<AccessOut>> {
+    grant(state, app_id, headers, body).await
 }

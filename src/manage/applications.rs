@@ -9,7 +9,8 @@ use crate::store::Store;
 use crate::validate;
 
 /// An application as a user describes it (Svix's `ApplicationIn`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ApplicationIn)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
     pub name: String,

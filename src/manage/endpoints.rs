@@ -15,7 +15,8 @@ use crate::template::Template;
 use crate::validate;
 
 /// An endpoint as a user describes it (Svix's `EndpointIn`, with hookd's profile and template).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EndpointIn)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSpec {
     pub url: String,
@@ -36,6 +37,7 @@ pub struct EndpointSpec {
     pub headers: Option<BTreeMap<String, String>>,
     /// hookd's addition: the wire contract (`standard`, `svix`, …).
     pub profile: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub profile_config: Option<serde_json::Map<String, serde_json::Value>>,
     /// hookd's addition: a payload template (see docs/profiles.md).
     pub template: Option<String>,

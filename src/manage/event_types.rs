@@ -11,7 +11,8 @@ use crate::store::Store;
 use crate::validate;
 
 /// An event type as a user describes it (Svix's `EventTypeIn`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EventTypeIn)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeSpec {
     /// Absent in PUT bodies, where the path names the type.

@@ -19,6 +19,7 @@ mod hardening;
 mod helpers;
 mod lifecycle;
 mod messages;
+mod openapi;
 mod operational;
 mod operations;
 mod portal;
