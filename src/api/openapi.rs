@@ -191,29 +191,28 @@ fn error_response(description: &str, schema: &str) -> RefOr<Response> {
 /// `{"code": …, "detail": "…"}`, `code` one of the table's.
 fn error_schema() -> RefOr<Schema> {
     let codes = ErrorCode::ALL.iter().map(|c| c.as_str());
-    let code = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes));
-    let detail = ObjectBuilder::new().schema_type(Type::String);
-    let error = ObjectBuilder::new()
-        .property("code", code)
-        .property("detail", detail)
-        .required("code")
-        .required("detail");
-    RefOr::T(Schema::Object(error.build()))
+    error_object(codes, ObjectBuilder::new().schema_type(Type::String))
 }
 
 /// A 422: `detail` lists `{loc, msg, type}` per field, the shape Svix's libraries read.
 fn validation_schema() -> RefOr<Schema> {
-    let strings =
-        utoipa::openapi::ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String));
+    let string = || ObjectBuilder::new().schema_type(Type::String);
     let field = ObjectBuilder::new()
-        .property("loc", strings)
-        .property("msg", ObjectBuilder::new().schema_type(Type::String))
-        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .property("loc", utoipa::openapi::ArrayBuilder::new().items(string()))
+        .property("msg", string())
+        .property("type", string())
         .required("loc")
         .required("msg")
         .required("type");
-    let detail = utoipa::openapi::ArrayBuilder::new().items(field);
-    let code = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["validation"]));
+    error_object(["validation"], utoipa::openapi::ArrayBuilder::new().items(field))
+}
+
+/// An error body: `code` one of `codes`, and `detail`.
+fn error_object<I: Into<serde_json::Value>>(
+    codes: impl IntoIterator<Item = I>,
+    detail: impl Into<RefOr<Schema>>,
+) -> RefOr<Schema> {
+    let code = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes));
     let error = ObjectBuilder::new()
         .property("code", code)
         .property("detail", detail)
