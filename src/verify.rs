@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::signing::{hex, hmac_sha256, standard_signature};
+use crate::signing::{hex, hmac_sha256, standard_signature, verify_ed25519};
 
 /// Which contract a request was verified under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,21 +91,23 @@ fn standard(
             "webhook-timestamp is {age} s from now, beyond the {tolerance} s tolerance (a replay?)"
         ));
     }
+    let signed = [id.as_bytes(), b".", ts.as_bytes(), b".", body].concat();
     let expected = standard_signature(&[secret], id, timestamp, body);
-    let expected = expected.strip_prefix("v1,").unwrap_or_default();
-    let matches =
-        signatures.split_whitespace().filter_map(|s| s.strip_prefix("v1,")).any(|given| {
-            // Compared as decoded bytes, so padding differences cannot matter.
-            match (STANDARD.decode(given), STANDARD.decode(expected)) {
-                (Ok(given), Ok(expected)) => same(&given, &expected),
-                _ => false,
-            }
-        });
+    let hmac = expected.strip_prefix("v1,").map(|h| STANDARD.decode(h));
+    let matches = signatures.split_whitespace().any(|entry| {
+        if let Some(given) = entry.strip_prefix("v1a,") {
+            return verify_ed25519(secret, &signed, given);
+        }
+        // Compared as decoded bytes, so padding differences cannot matter.
+        match (entry.strip_prefix("v1,").map(|g| STANDARD.decode(g)), &hmac) {
+            (Some(Ok(given)), Some(Ok(expected))) => same(&given, expected),
+            _ => false,
+        }
+    });
     if matches {
         Ok(Verified::Standard { msg_id: id.to_owned(), timestamp })
     } else {
-        Err("no v1 signature in webhook-signature matches this secret, id, timestamp and body"
-            .into())
+        Err("no signature in webhook-signature matches this key, id, timestamp and body".into())
     }
 }
 
@@ -143,10 +145,22 @@ mod tests {
             "any signature may match"
         );
         let err = verify(SECRET, &headers(SIG), br#"{"test": 1}"#, TS, Some(300)).unwrap_err();
-        assert!(err.contains("no v1 signature"), "{err}");
+        assert!(err.contains("no signature"), "{err}");
         let err = verify(SECRET, &headers(SIG), BODY, TS + 301, Some(300)).unwrap_err();
         assert!(err.contains("tolerance"), "{err}");
         assert!(verify(SECRET, &headers(SIG), BODY, TS + 10_000, None).is_ok());
+    }
+
+    #[test]
+    fn ed25519_signatures_verify_with_the_public_key() {
+        let public = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+        let v1a = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+        assert!(verify(public, &headers(v1a), BODY, TS, Some(300)).is_ok());
+        assert!(verify(public, &headers(v1a), b"{}", TS, Some(300)).is_err());
+        assert!(
+            verify(SECRET, &headers(v1a), BODY, TS, Some(300)).is_err(),
+            "not with an HMAC key"
+        );
     }
 
     #[test]

@@ -28,8 +28,19 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct SecretOut {
     key: String,
+    /// hookd's addition, for an ed25519 secret (`whsk_…`): the public key (`whpk_…`) that
+    /// receivers verify `v1a` signatures with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+}
+
+impl SecretOut {
+    fn of(key: String) -> Self {
+        Self { public_key: crate::signing::public_key(&key), key }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = TAG, params(EndpointPath),
@@ -38,7 +49,7 @@ async fn read_secret(
     State(s): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    Ok(Json(SecretOut { key: endpoint_of(&s, &app_id, &endpoint_id).await?.secret }))
+    Ok(Json(SecretOut::of(endpoint_of(&s, &app_id, &endpoint_id).await?.secret)))
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
@@ -59,7 +70,7 @@ async fn rotate_secret(
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
     let grace = input.grace_period_seconds.map_or(s.rotation_grace_ms, |g| i64::from(g) * 1000);
     let key = endpoints::rotate_secret(s.store.as_ref(), ep, input.key, grace).await?;
-    Ok(Json(SecretOut { key }))
+    Ok(Json(SecretOut::of(key)))
 }
 
 #[derive(utoipa::ToSchema, Serialize)]

@@ -89,6 +89,10 @@ pub struct EndpointFields {
     profile: Option<String>,
     #[arg(long)]
     uid: Option<String>,
+    /// The signing secret (`whsec_…`, or `whsk_` for a new ed25519 key signed `v1a`)
+    /// [default: a new `whsec_` secret].
+    #[arg(long)]
+    secret: Option<String>,
 }
 
 impl EndpointFields {
@@ -96,8 +100,12 @@ impl EndpointFields {
         if !self.event_types.is_empty() {
             body.insert("filterTypes".into(), json!(self.event_types));
         }
-        let optional =
-            [("description", self.description), ("profile", self.profile), ("uid", self.uid)];
+        let optional = [
+            ("description", self.description),
+            ("profile", self.profile),
+            ("uid", self.uid),
+            ("secret", self.secret),
+        ];
         for (key, value) in optional {
             if let Some(value) = value {
                 body.insert(key.into(), json!(value));

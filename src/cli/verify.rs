@@ -8,8 +8,9 @@ use super::client::{CliResult, Exit, Failure};
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The endpoint's secret: `whsec_…` for Standard Webhooks, the shared secret for Mastodon
-    /// and Misskey [env: HOOKD_VERIFY_SECRET].
+    /// The endpoint's secret: `whsec_…` for Standard Webhooks, its public key `whpk_…` for an
+    /// ed25519 (`v1a`) endpoint, the shared secret for Mastodon and Misskey
+    /// [env: HOOKD_VERIFY_SECRET].
     #[arg(long)]
     secret: Option<String>,
     /// A request header, `Name: value` (repeat for more).

@@ -192,7 +192,7 @@ pub async fn rotate_secret(
     grace_ms: i64,
 ) -> DomainResult<String> {
     let chosen = profile::by_name(&ep.profile);
-    let new = match key {
+    let new = match key.map(|k| requested(chosen, k)) {
         Some(key) => chosen
             .validate_secret(&key)
             .map(|()| key)
@@ -238,7 +238,7 @@ fn apply_profile_and_secret(
         ep.profile = name;
     }
     let chosen = profile::by_name(&ep.profile);
-    match secret {
+    match secret.map(|s| requested(chosen, s)) {
         Some(secret) => {
             chosen.validate_secret(&secret).map_err(|e| DomainError::invalid("secret", e))?;
             ep.secret = secret;
@@ -249,6 +249,15 @@ fn apply_profile_and_secret(
         None => {}
     }
     Ok(())
+}
+
+/// The secret a user asks for: under the Standard Webhooks profiles, the bare prefix `whsk_`
+/// asks for a new ed25519 key (signed `v1a`); other profiles take what is given.
+fn requested(chosen: &dyn profile::Profile, secret: String) -> String {
+    match chosen.name() {
+        "standard" | "svix" => crate::signing::requested(secret),
+        _ => secret,
+    }
 }
 
 /// A template that parses, or none; as in Mastodon, a blank template means none.

@@ -65,10 +65,26 @@ async fn applications_endpoints_and_event_types() {
     assert_eq!(lines[1].find("shop"), lines[0].find("UID"), "columns align:\n{table}");
     assert_eq!(hookd(&app, &["app", "list", "--json"]).await.json().as_array().unwrap().len(), 1);
 
-    let add = ["endpoint", "add", "shop", &receiver.url, "--event-type", "order.paid", "--json"];
+    let add = [
+        "endpoint",
+        "add",
+        "shop",
+        &receiver.url,
+        "--event-type",
+        "order.paid",
+        "--secret",
+        "whsk_",
+        "--json",
+    ];
     let ep = hookd(&app, &add).await.json();
     let ep_id = ep["id"].as_str().unwrap();
     assert_eq!(ep["filterTypes"], json!(["order.paid"]));
+    let (_, secret) =
+        app.get(&format!("/api/v1/app/shop/endpoint/{}/secret", ep["id"].as_str().unwrap())).await;
+    assert!(
+        secret["publicKey"].as_str().unwrap().starts_with("whpk_"),
+        "--secret whsk_ made an ed25519 key"
+    );
     assert!(hookd(&app, &["endpoint", "list", "shop"]).await.ok().contains(&receiver.url));
     let other = format!("{}?v=2", receiver.url);
     let update = ["endpoint", "update", "shop", ep_id, "--endpoint-url", &other, "--json"];
