@@ -41,6 +41,10 @@ struct EndpointPatch {
     profile_config: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default, deserialize_with = "nullable")]
     template: Option<Option<String>>,
+    /// `null` removes the filter.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Option<serde_json::Value>>,
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -62,6 +66,8 @@ pub struct EndpointOut {
     #[schema(value_type = Object)]
     profile_config: serde_json::Map<String, serde_json::Value>,
     template: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    filter: Option<serde_json::Value>,
     created_at: String,
     updated_at: String,
 }
@@ -84,6 +90,7 @@ impl From<Endpoint> for EndpointOut {
             profile: e.profile,
             profile_config: e.profile_config,
             template: e.template,
+            filter: e.filter,
             created_at: format_rfc3339(e.created_at),
             updated_at: format_rfc3339(e.updated_at),
         }
@@ -172,6 +179,7 @@ async fn patch(
     spec.throttle_rate = p.throttle_rate.unwrap_or(spec.throttle_rate);
     spec.metadata = p.metadata.unwrap_or(spec.metadata);
     spec.template = p.template.unwrap_or(spec.template);
+    spec.filter = p.filter.unwrap_or(spec.filter);
     (spec.profile, spec.profile_config) = (p.profile, p.profile_config);
     Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::{Map, Value, json};
 
-use super::client::{CliResult, Remote, seg};
+use super::client::{CliResult, Exit, Failure, Remote, seg};
 use super::output::{self, Column, col};
 
 const APP_COLUMNS: &[Column] =
@@ -93,10 +93,18 @@ pub struct EndpointFields {
     /// [default: a new `whsec_` secret].
     #[arg(long)]
     secret: Option<String>,
+    /// A payload filter, as JSON (see docs/api.md, "Payload filters").
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
 }
 
 impl EndpointFields {
-    fn into_json(self, mut body: Map<String, Value>) -> Value {
+    fn into_json(self, mut body: Map<String, Value>) -> CliResult<Value> {
+        if let Some(text) = &self.filter {
+            let filter: Value = serde_json::from_str(text)
+                .map_err(|e| Failure::new(Exit::Rejected, format!("--filter is not JSON: {e}")))?;
+            body.insert("filter".into(), filter);
+        }
         if !self.event_types.is_empty() {
             body.insert("filterTypes".into(), json!(self.event_types));
         }
@@ -111,7 +119,7 @@ impl EndpointFields {
                 body.insert(key.into(), json!(value));
             }
         }
-        Value::Object(body)
+        Ok(Value::Object(body))
     }
 }
 
@@ -154,7 +162,7 @@ pub async fn endpoint(remote: &Remote, command: EndpointCommand) -> CliResult {
             output::list(remote.json, &items, ENDPOINT_COLUMNS);
         }
         EndpointCommand::Add { app, target, fields } => {
-            let body = fields.into_json(Map::from_iter([("url".into(), json!(target))]));
+            let body = fields.into_json(Map::from_iter([("url".into(), json!(target))]))?;
             let ep = remote.post(&format!("/api/v1/app/{}/endpoint", seg(&app)), body).await?;
             output::one(remote.json, &ep, ENDPOINT_COLUMNS);
         }
@@ -163,7 +171,7 @@ pub async fn endpoint(remote: &Remote, command: EndpointCommand) -> CliResult {
             if let Some(url) = endpoint_url {
                 body.insert("url".into(), json!(url));
             }
-            let ep = remote.patch(&path(&app, &endpoint), fields.into_json(body)).await?;
+            let ep = remote.patch(&path(&app, &endpoint), fields.into_json(body)?).await?;
             output::one(remote.json, &ep, ENDPOINT_COLUMNS);
         }
         EndpointCommand::Enable { app, endpoint } => {

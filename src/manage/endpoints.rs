@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
-use crate::model::{Application, Endpoint, ExpiringSecret, Metadata, ids};
+use crate::model::{Application, Endpoint, ExpiringSecret, Metadata, filter, ids};
 use crate::operational::{Events, OpEvent};
 use crate::profile;
 use crate::store::Store;
@@ -41,6 +41,9 @@ pub struct EndpointSpec {
     pub profile_config: Option<serde_json::Map<String, serde_json::Value>>,
     /// hookd's addition: a payload template (see docs/profiles.md).
     pub template: Option<String>,
+    /// hookd's addition: a payload filter (see docs/api.md, "Payload filters").
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
 }
 
 impl EndpointSpec {
@@ -62,6 +65,7 @@ impl EndpointSpec {
             profile: None,
             profile_config: None,
             template: ep.template.clone(),
+            filter: ep.filter.clone(),
         }
     }
 
@@ -70,6 +74,10 @@ impl EndpointSpec {
         self.validate_fields()?;
         apply_profile_and_secret(&mut ep, self.profile, self.secret, new)?;
         ep.template = checked_template(self.template)?;
+        if let Some(filter) = &self.filter {
+            filter::validate(filter).map_err(|e| DomainError::invalid("filter", e))?;
+        }
+        ep.filter = self.filter;
         if let Some(headers) = self.headers {
             validate_headers(&headers)?;
             ep.headers = headers;

@@ -7,20 +7,31 @@
 
 use std::sync::Arc;
 
-use super::{Attempt, DeliveryStatus, Endpoint, Message};
+use super::{Attempt, DeliveryStatus, Endpoint, Message, filter};
 
 /// The fan-out rule over an application's enabled endpoints: those subscribed to the
-/// message, or just the one named in `only_endpoint`.
+/// message whose payload filter (if any) it passes, or just the one named in `only_endpoint`.
+/// The payload is parsed only when an endpoint has a filter, once per message.
 pub fn select_targets(
     enabled: Vec<Endpoint>,
     msg: &Message,
     only_endpoint: Option<&str>,
 ) -> Vec<Endpoint> {
+    let mut document = None;
+    let mut passes = |f: &serde_json::Value| {
+        let doc = document.get_or_insert_with(|| {
+            filter::document(&msg.event_type, msg.channels.as_deref(), &msg.payload)
+        });
+        filter::matches(f, doc)
+    };
     enabled
         .into_iter()
         .filter(|ep| match only_endpoint {
             Some(only) => ep.id == only,
-            None => ep.subscribes_to(&msg.event_type, msg.channels.as_deref()),
+            None => {
+                ep.subscribes_to(&msg.event_type, msg.channels.as_deref())
+                    && ep.filter.as_ref().is_none_or(&mut passes)
+            }
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! Plain data with the few rules that belong to it; nothing here knows HTTP or SQL.
 
 pub mod delivery;
+pub mod filter;
 pub mod ids;
 pub mod time;
 
@@ -79,6 +80,8 @@ pub struct Endpoint {
     pub profile_config: serde_json::Map<String, serde_json::Value>,
     /// A payload template (Mastodon's `{{path}}` language) that replaces the body.
     pub template: Option<String>,
+    /// A payload filter (see [`filter`]): only messages it matches get a delivery.
+    pub filter: Option<serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -138,6 +141,7 @@ impl Endpoint {
             profile: "standard".into(),
             profile_config: serde_json::Map::new(),
             template: None,
+            filter: None,
             created_at: now,
             updated_at: now,
         }

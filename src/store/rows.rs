@@ -29,7 +29,7 @@ pub const EVENT_TYPE: &str = "name, description, archived, deprecated, schemas, 
 
 pub const ENDPOINT: &str = "id, app_id, uid, url, description, version, disabled, filter_types, \
      channels, throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile, \
-     profile_config, template, created_at, updated_at";
+     profile_config, template, payload_filter, created_at, updated_at";
 
 pub const MESSAGE: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at";
 
@@ -140,6 +140,7 @@ pub fn endpoint(row: &impl Columns) -> StoreResult<Endpoint> {
         profile: row.text("profile")?,
         profile_config: row.json("profile_config")?,
         template: row.opt_text("template")?,
+        filter: row.opt_json("payload_filter")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })

@@ -74,11 +74,14 @@ async fn applications_endpoints_and_event_types() {
         "order.paid",
         "--secret",
         "whsk_",
+        "--filter",
+        r#"{"payload.total": {"$gte": 1}}"#,
         "--json",
     ];
     let ep = hookd(&app, &add).await.json();
     let ep_id = ep["id"].as_str().unwrap();
     assert_eq!(ep["filterTypes"], json!(["order.paid"]));
+    assert_eq!(ep["filter"], json!({"payload.total": {"$gte": 1}}));
     let (_, secret) =
         app.get(&format!("/api/v1/app/shop/endpoint/{}/secret", ep["id"].as_str().unwrap())).await;
     assert!(

@@ -16,6 +16,7 @@ mod ed25519;
 mod endpoints;
 mod errors;
 mod event_types;
+mod filters;
 mod hardening;
 mod helpers;
 mod lifecycle;

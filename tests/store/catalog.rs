@@ -64,6 +64,7 @@ pub async fn endpoints(store: Arc<dyn Store>) {
     let mut changed = ep.clone();
     changed.disabled = true;
     changed.template = Some("{{event}}".into());
+    changed.filter = Some(serde_json::json!({"payload.total": {"$gte": 100}}));
     let changed = store.update_endpoint(changed, ep.updated_at).await.unwrap();
     assert_eq!(store.get_endpoint(&a.id, "main").await.unwrap(), changed);
     assert_eq!(store.list_endpoints(&a.id, first(10)).await.unwrap().items, vec![changed.clone()]);

@@ -39,6 +39,7 @@ conformance! {
     crate::messages::accept_fans_out_and_is_idempotent => accept_fans_out_and_is_idempotent,
     crate::messages::list_filters_and_pages => list_filters_and_pages,
     crate::messages::only_endpoint_ignores_filters => only_endpoint_ignores_filters,
+    crate::messages::payload_filters_apply_at_fan_out => payload_filters_apply_at_fan_out,
     crate::messages::concurrent_accepts_answer_each_message => concurrent_accepts_answer_each_message,
     crate::delivery::claim_record_and_retry => claim_record_and_retry,
     crate::delivery::leases_expire_and_stale_outcomes_are_ignored => leases_expire_and_stale_outcomes_are_ignored,

@@ -116,6 +116,28 @@ pub async fn only_endpoint_ignores_filters(store: Arc<dyn Store>) {
     assert_eq!(store.list_deliveries_of_message(&msg.id).await.unwrap()[0].endpoint_id, picky.id);
 }
 
+/// A payload filter is applied at fan-out, by the group commit too: a filtered-out endpoint
+/// gets no delivery row.
+pub async fn payload_filters_apply_at_fan_out(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let mut big = endpoint(&a.id, "big");
+    big.filter = Some(serde_json::json!({"payload": {"total": {"$gt": 100}}}));
+    let big = store.insert_endpoint(big).await.unwrap();
+    store.insert_endpoint(endpoint(&a.id, "all")).await.unwrap();
+    let mut small = message(&a.id, "order.paid");
+    small.message.payload = r#"{"total": 5}"#.into();
+    let mut large = message(&a.id, "order.paid");
+    large.message.payload = r#"{"total": 500}"#.into();
+    let (small, large) = tokio::join!(store.accept_message(small), store.accept_message(large));
+    let ((small, n_small), (large, n_large)) = (created(small.unwrap()), created(large.unwrap()));
+    assert_eq!((n_small, n_large), (1, 2));
+    let to_big = |deliveries: Vec<hookd::model::DeliveryState>| {
+        deliveries.iter().any(|d| d.endpoint_id == big.id)
+    };
+    assert!(!to_big(store.list_deliveries_of_message(&small.id).await.unwrap()));
+    assert!(to_big(store.list_deliveries_of_message(&large.id).await.unwrap()));
+}
+
 /// Messages accepted at the same moment share a group commit on both backends: each still
 /// gets its own answer (unknown application, repeated `eventId`, idempotency replay) and its
 /// own deliveries, and a neighbour's failure (even one that fails the database statement

@@ -129,6 +129,10 @@ CREATE TABLE heartbeat (
     at  BIGINT NOT NULL
 );
 "#,
+    r#"
+-- An endpoint's payload filter (JSON; NULL: every message its event types and channels let in).
+ALTER TABLE endpoints ADD COLUMN payload_filter TEXT;
+"#,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {

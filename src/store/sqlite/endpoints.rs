@@ -14,8 +14,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled,
          filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets,
-         failing_since, profile, profile_config, template, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         failing_since, profile, profile_config, template, payload_filter, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -37,6 +37,7 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.profile,
             to_json(&ep.profile_config),
             ep.template,
+            opt_json(&ep.filter),
             ep.created_at,
             ep.updated_at
         ])
@@ -74,7 +75,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, read_at: i64) -> StoreRes
             "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
              filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
              secret = ?, previous_secrets = ?, failing_since = ?, profile = ?,
-             profile_config = ?, template = ?, updated_at = ?
+             profile_config = ?, template = ?, payload_filter = ?, updated_at = ?
              WHERE id = ? AND app_id = ? AND updated_at = ?",
         )
         .and_then(|mut stmt| {
@@ -95,6 +96,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, read_at: i64) -> StoreRes
                 ep.profile,
                 to_json(&ep.profile_config),
                 ep.template,
+                opt_json(&ep.filter),
                 ep.updated_at,
                 ep.id,
                 ep.app_id,

@@ -131,6 +131,10 @@ CREATE TABLE heartbeat (
     at  INTEGER NOT NULL
 );
 "#,
+    r#"
+-- An endpoint's payload filter (JSON; NULL: every message its event types and channels let in).
+ALTER TABLE endpoints ADD COLUMN payload_filter TEXT;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
