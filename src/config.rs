@@ -234,7 +234,7 @@ impl Layers {
                 max_in_flight: self.parse("delivery.max_in_flight", parse_positive)?,
                 endpoint_in_flight: self.parse("delivery.endpoint_in_flight", parse_positive)?,
                 disable_after: self.parse("delivery.disable_after", parse_duration)?,
-                rotation_grace: self.parse("delivery.rotation_grace", parse_duration)?,
+                rotation_grace: self.parse("delivery.rotation_grace", parse_grace)?,
                 default_headers: self.default_headers.clone(),
             },
             server: ServerConfig {
@@ -303,6 +303,14 @@ fn parse_token(v: &str) -> Result<Option<String>, String> {
     match optional(v) {
         Some(t) if t.len() < 16 => Err("a token needs at least 16 characters".into()),
         other => Ok(other),
+    }
+}
+
+/// At most 7 days: every rotated-out secret signs each delivery until its grace is over.
+fn parse_grace(v: &str) -> Result<Duration, String> {
+    match parse_duration(v)? {
+        d if d > Duration::from_secs(7 * 86_400) => Err("at most 7d".into()),
+        d => Ok(d),
     }
 }
 

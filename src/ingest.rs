@@ -15,7 +15,7 @@ use crate::store::{Accepted, NewMessage, Store};
 
 /// A message as the API receives it (Svix's `MessageIn`).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MessageIn {
     pub event_type: String,
     /// Kept as the exact text sent, so the standard profile delivers the same bytes.

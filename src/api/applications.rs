@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ApplicationPatch {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]

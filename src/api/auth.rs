@@ -53,12 +53,22 @@ fn hides_operational_app(req: &Request) -> bool {
         && req.uri().path().split('/').any(|segment| segment == crate::operational::APP_ID)
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme's name in any case,
+/// as RFC 7235 has it.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Whether the request carries the admin token or a live portal token, for answers that
+/// must not tell a stranger anything (which methods a route takes).
+pub(super) async fn signed_in(state: &ApiState, headers: &HeaderMap) -> bool {
+    match bearer(headers) {
+        Some(given) if token::matches(&state.admin_token, given) => true,
+        Some(given) => matches!(portal::open(state.store.as_ref(), given).await, Ok(Some(_))),
+        None => false,
+    }
 }
 
 /// What a request asks for, as far as scoping cares (owned parts: a request's body cannot

@@ -53,7 +53,7 @@ async fn read_secret(
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RotateIn {
     key: Option<String>,
     grace_period_seconds: Option<u32>,
@@ -80,7 +80,7 @@ struct HeadersOut {
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct HeadersIn {
     headers: BTreeMap<String, Option<String>>,
     #[serde(default)]
@@ -140,6 +140,7 @@ async fn save_headers(
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RecoverIn {
     since: String,
 }

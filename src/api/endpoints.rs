@@ -21,7 +21,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EndpointPatch {
     url: Option<String>,
     description: Option<String>,

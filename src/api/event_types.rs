@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EventTypePatch {
     description: Option<String>,
     archived: Option<bool>,

@@ -24,12 +24,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => ApiError::validation(err.to_string()),
-            _ => {
-                ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {err}"))
-            }
-        })
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(body_error)
     }
 }
 
@@ -39,11 +34,29 @@ pub fn optional_json<T: Default + DeserializeOwned>(body: &[u8]) -> Result<T, Ap
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))
+    serde_json::from_slice(body).map_err(body_error)
 }
 
 /// The query string as decoded pairs. Repeated keys and comma-separated lists both work,
 /// since client libraries differ in how they send lists.
+/// A body that does not parse: 400 when it is not JSON, 422 when it is JSON of the wrong
+/// shape, naming the field when serde does (an unknown one, which is refused rather than
+/// ignored, so a misspelt `filter_types` cannot create an endpoint for every event type).
+fn body_error(err: serde_json::Error) -> ApiError {
+    if err.classify() != serde_json::error::Category::Data {
+        return ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {err}"));
+    }
+    let text = err.to_string();
+    let named = ["unknown field `", "missing field `"].iter().find_map(|prefix| {
+        let rest = text.split_once(prefix)?.1;
+        rest.split_once('`').map(|(field, _)| field.to_owned())
+    });
+    match named {
+        Some(field) => ApiError::invalid_field(&field, text),
+        None => ApiError::validation(text),
+    }
+}
+
 pub struct QueryParams(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {

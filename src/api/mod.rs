@@ -65,9 +65,8 @@ pub fn router(state: ApiState, body: BodyLimits) -> Router {
     let doc: Arc<str> = openapi::finish(doc).to_json().unwrap_or_default().into();
     router
         .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
-        })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(body.max_size))
         .with_state(state)
 }
@@ -92,6 +91,44 @@ fn routes(state: ApiState, body: BodyLimits) -> OpenApiRouter<ApiState> {
         .routes(routes!(health::health))
         .routes(routes!(metrics::scrape))
         .merge(protected)
+}
+
+/// 405 only to a caller who is signed in: to anyone else the route answers 401, as a route
+/// that took the method would, so a stranger learns nothing of which routes exist.
+async fn method_not_allowed(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> ApiError {
+    if auth::signed_in(&state, &headers).await {
+        ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
+    } else {
+        ApiError::new(ErrorCode::Unauthorized, "send a token as `Authorization: Bearer <token>`")
+    }
+}
+
+/// Every error body is hookd's JSON: an extractor's own rejection (a path segment that is not
+/// UTF-8, say) is plain text, so a client error that is not JSON is rewritten into one, with
+/// the extractor's words as its detail.
+async fn json_errors(req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let response = next.run(req).await;
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !response.status().is_client_error() || is_json {
+        return response;
+    }
+    let code = match response.status().as_u16() {
+        408 => ErrorCode::RequestTimeout,
+        413 => ErrorCode::PayloadTooLarge,
+        422 => ErrorCode::Validation,
+        _ => ErrorCode::BadRequest,
+    };
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_owned();
+    let detail = if detail.is_empty() { "the request was refused".to_owned() } else { detail };
+    ApiError::new(code, detail).into_response()
 }
 
 async fn openapi_json(doc: Arc<str>) -> Response {

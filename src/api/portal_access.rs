@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AccessIn {
     /// Seconds the token is valid (Svix's default: a week).
     expiry: Option<u64>,
@@ -55,6 +55,7 @@ async fn grant(
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct ExpireIn {
     /// Seconds until the tokens expire; at once if absent.
     expiry: Option<u64>,

@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ExampleIn {
     event_type: String,
     #[schema(value_type = Option<Object>)]
@@ -47,7 +47,7 @@ async fn send_example(
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TestIn {
     event_type: Option<String>,
     #[schema(value_type = Option<Object>)]

@@ -33,8 +33,11 @@ impl Gate {
         Some(permit)
     }
 
-    pub fn leave(&self) {
-        self.admitted.fetch_sub(1, Ordering::Relaxed);
+    /// Whether nothing holds or awaits this gate and no pacing is pending, so forgetting it
+    /// changes nothing.
+    fn is_idle(&self) -> bool {
+        let paced = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        self.admitted.load(Ordering::Relaxed) == 0 && paced.is_none_or(|at| at <= Instant::now())
     }
 }
 
@@ -71,5 +74,46 @@ impl Gates {
             return None;
         }
         Some(gate)
+    }
+
+    /// A claim admitted to the endpoint's gate is done. The last one out forgets an idle gate,
+    /// so the map holds the endpoints in use, not every endpoint ever delivered to. Admission
+    /// counts under the same lock, so a gate in use is never forgotten.
+    pub fn leave(&self, endpoint_id: &str, gate: &Gate) {
+        if gate.admitted.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+            if gates.get(endpoint_id).is_some_and(|g| g.is_idle()) {
+                gates.remove(endpoint_id);
+            }
+        }
+    }
+
+    /// How many endpoints have a gate now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.gates.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_gates_are_forgotten_and_busy_ones_kept() {
+        let gates = Gates::new(2);
+        let (a, b) = (gates.admit("ep_a").unwrap(), gates.admit("ep_b").unwrap());
+        let a2 = gates.admit("ep_a").unwrap();
+        assert_eq!(gates.len(), 2);
+        gates.leave("ep_a", &a);
+        assert_eq!(gates.len(), 2, "ep_a still has a claim");
+        gates.leave("ep_a", &a2);
+        gates.leave("ep_b", &b);
+        assert_eq!(gates.len(), 0, "every gate is idle");
+
+        let paced = gates.admit("ep_c").unwrap();
+        drop(paced.enter(Some(1)).await); // the next request may start in a second
+        gates.leave("ep_c", &paced);
+        assert_eq!(gates.len(), 1, "a paced gate keeps its pace");
     }
 }

@@ -341,9 +341,10 @@ impl Dispatcher {
         };
         let (sender, running, held) =
             (self.sender.clone(), running.clone(), self.handle.held.clone());
+        let gates = self.gates.clone();
         tracker.spawn(async move {
             let outcome = deliver(&sender, &claim, &gate, &running).await;
-            gate.leave();
+            gates.leave(&claim.endpoint.id, &gate);
             running.report(outcome, &held);
             running.slot_freed.notify_one();
         });

@@ -11,7 +11,7 @@ use crate::validate;
 /// An application as a user describes it (Svix's `ApplicationIn`).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = ApplicationIn)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApplicationSpec {
     pub name: String,
     pub uid: Option<String>,

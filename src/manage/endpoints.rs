@@ -17,7 +17,7 @@ use crate::validate;
 /// An endpoint as a user describes it (Svix's `EndpointIn`, with hookd's profile and template).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = EndpointIn)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EndpointSpec {
     pub url: String,
     #[serde(default)]
@@ -191,6 +191,11 @@ pub async fn delete(store: &dyn Store, events: &Events, ep: &Endpoint) -> Domain
     Ok(())
 }
 
+/// Rotated-out secrets kept signing at once, at most: each adds a signature to every request.
+pub const MAX_PREVIOUS_SECRETS: usize = 5;
+/// The longest a rotated-out secret keeps signing.
+pub const MAX_ROTATION_GRACE_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// Makes `key` (or a new secret) current; the old one keeps signing for `grace_ms`.
 /// Returns the new secret.
 pub async fn rotate_secret(
@@ -207,10 +212,18 @@ pub async fn rotate_secret(
             .map_err(|e| DomainError::invalid("key", e))?,
         None => chosen.generate_secret(),
     };
+    if grace_ms > MAX_ROTATION_GRACE_MS {
+        let most = MAX_ROTATION_GRACE_MS / 1000;
+        let why = format!("gracePeriodSeconds must be at most {most} (7 days)");
+        return Err(DomainError::invalid("gracePeriodSeconds", why));
+    }
     let (now, read_at) = (now_ms(), ep.updated_at);
     let old = std::mem::replace(&mut ep.secret, new.clone());
     ep.previous_secrets.retain(|p| p.expires_at > now);
     ep.previous_secrets.push(ExpiringSecret { secret: old, expires_at: now + grace_ms });
+    // Every one of them signs each delivery: keep the newest few, as Svix does.
+    let excess = ep.previous_secrets.len().saturating_sub(MAX_PREVIOUS_SECRETS);
+    ep.previous_secrets.drain(..excess);
     ep.updated_at = now;
     store.update_endpoint(ep, read_at).await?;
     Ok(new)
@@ -286,6 +299,20 @@ fn validate_url(url: &str) -> DomainResult<()> {
             "url",
             "url must be an absolute http(s) URL of at most 2048 characters",
         ));
+    }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    // `user:pass@` would be stored, shown back and never sent (decision 0005).
+    if authority.contains('@') {
+        return Err(DomainError::invalid(
+            "url",
+            "the URL must not carry user:password@; send credentials as a custom header",
+        ));
+    }
+    // A port that does not fit 16 bits still parses as a URL, and went to the default port.
+    let after_host = &authority[authority.rfind(']').map_or(0, |i| i + 1)..];
+    let port = after_host.rsplit_once(':').map(|(_, port)| port).filter(|p| !p.is_empty());
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return Err(DomainError::invalid("url", "the URL's port must be 1 to 65535"));
     }
     Ok(())
 }

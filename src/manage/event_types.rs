@@ -13,7 +13,7 @@ use crate::validate;
 /// An event type as a user describes it (Svix's `EventTypeIn`).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = EventTypeIn)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EventTypeSpec {
     /// Absent in PUT bodies, where the path names the type.
     pub name: Option<String>,

@@ -85,13 +85,17 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 /// The IPv4 address an IPv6 address carries by a translation or tunnelling convention:
-/// NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`), 6to4 (`2002::/16`) and IPv4-compatible (`::/96`).
-/// Such addresses reach the IPv4 host, so they are judged as that host.
+/// NAT64 (`64:ff9b::/96`, and the local-use `64:ff9b:1::/48`, whose address sits in bits
+/// 48–63 and 72–87 as RFC 6052 lays out a /48), IPv4-translated (`::ffff:0:0/96`, RFC 2765),
+/// 6to4 (`2002::/16`) and IPv4-compatible (`::/96`). Such addresses reach the IPv4 host, so
+/// they are judged as that host.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let seg = ip.segments();
     let low = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+    let b = ip.octets();
     match seg {
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0, 0, 0, 0, 0xffff, 0, _, _] => Some(low),
+        [0x64, 0xff9b, 1, ..] => Some(Ipv4Addr::new(b[6], b[7], b[9], b[10])),
         [0x2002, hi, lo, ..] => {
             Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8))
         }
@@ -173,6 +177,12 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // IPv4-translated (RFC 2765) 127.0.0.1 and 10.0.0.1.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            // Local-use NAT64 (RFC 8215) /48 of 127.0.0.1 and 169.254.169.254 (RFC 6052 layout).
+            "64:ff9b:1:7f00:0:100::",
+            "64:ff9b:1:a9fe:a9:fe00::",
         ] {
             assert!(non_public_reason(ip(bad)).is_some(), "{bad} should be refused");
         }
@@ -183,6 +193,9 @@ mod tests {
             "100.128.0.1",
             "64:ff9b::5db8:d822",
             "2002:5db8:d822::1",
+            // 93.184.216.34 through local-use NAT64, which the low 32 bits would misread.
+            "64:ff9b:1:5db8:d8:2200::",
+            "::ffff:0:5db8:d822",
         ] {
             assert!(non_public_reason(ip(good)).is_none(), "{good} should pass");
         }

@@ -18,6 +18,7 @@ mod errors;
 mod event_types;
 mod filters;
 mod hardening;
+mod hardening_input;
 mod helpers;
 mod lifecycle;
 mod messages;
