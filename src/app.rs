@@ -84,7 +84,7 @@ impl App {
             format!("cannot listen on {} (listen / HOOKD_LISTEN): {e}", config.listen)
         })?;
         if generated {
-            announce_token(&admin_token, &config);
+            announce_token(&config);
         }
         let (server, grace) = (config.server.clone(), config.shutdown_grace);
         Ok(Self { listener, router, store, dispatcher, dispatch, admin_token, server, grace })
@@ -128,11 +128,14 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     }
 }
 
-fn announce_token(token: &str, config: &Config) {
+/// Says where the new token is, never the token itself: a terminal's scrollback and a
+/// service's log outlive the moment.
+fn announce_token(config: &Config) {
+    let file = config.data_dir.join("admin-token");
     eprintln!(
-        "hookd: generated an admin token and saved it in {}/admin-token.\n\
-         hookd: call the API with: curl -H 'Authorization: Bearer {token}' http://{}/api/v1/app",
-        config.data_dir.display(),
+        "hookd: generated an admin token and saved it in {} (readable by this user only).\n\
+         hookd: sign in at http://{}/ with it, or use the CLI from this directory: hookd app list",
+        file.display(),
         config.listen
     );
 }
