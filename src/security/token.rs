@@ -28,7 +28,7 @@ pub fn load_or_generate(
     fill_random(&mut bytes);
     // No dots: Svix's client libraries read a `.region` suffix off a token.
     let token = format!("hookd_{}", URL_SAFE_NO_PAD.encode(bytes));
-    std::fs::create_dir_all(data_dir)
+    super::files::private_dir(data_dir)
         .and_then(|()| write_private(&path, &token))
         .map_err(|e| format!("cannot store the admin token in {}: {e}", path.display()))?;
     Ok((token, true))

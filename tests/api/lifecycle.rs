@@ -99,3 +99,47 @@ async fn a_failed_attempt_is_one_log_line_naming_what_failed_and_why() {
     }
     assert!(line.contains("app=app_"), "{line}");
 }
+
+/// Defect 5, in part: the data directory hookd creates is 0700 and its files 0600, the WAL
+/// included; the generated token is announced by its file, never printed.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let log = dir.0.join("hookd.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    cmd.arg("serve")
+        .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOOKD_DATA_DIR", &data)
+        .env_remove("HOOKD_ADMIN_TOKEN")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let token_file = data.join("admin-token");
+    crate::helpers::eventually("the token file", || async {
+        std::fs::read_to_string(&token_file).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let api = crate::helpers::Api::new(&format!("http://127.0.0.1:{port}"), Some(token.trim()));
+    crate::helpers::eventually("hookd answering", || async {
+        api.try_call_with(Method::GET, "/api/v1/app", None, &[])
+            .await
+            .ok()
+            .filter(|(s, _)| s.is_success())
+    })
+    .await;
+    let app = json!({"name": "a"}).to_string();
+    api.call(Method::POST, "/api/v1/app", Some(app)).await; // a write, so the WAL exists
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["hookd.db", "hookd.db-wal", "hookd.db-shm", "admin-token"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("admin-token") && !said.contains(token.trim()), "{said}");
+}

@@ -23,6 +23,7 @@ use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
+use crate::security::files::{private_dir, private_file};
 use crate::store::{
     Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
     StoreResult, Unobserved, after_read,
@@ -44,9 +45,9 @@ impl SqliteStore {
     /// Like [`SqliteStore::open`], telling `observer` of every group commit.
     pub fn open_observed(path: &Path, observer: Arc<dyn CommitObserver>) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
+        private_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let describe = |e: rusqlite::Error| format!("cannot open {}: {e}", path.display());
         let mut conn = open_connection(path, false).map_err(describe)?;
         schema::migrate(&mut conn).map_err(describe)?;
