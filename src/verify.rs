@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::security::token::same_bytes as same;
 use crate::signing::{hex, hmac_sha256, standard_signature, verify_ed25519};
 
 /// Which contract a request was verified under.
@@ -109,11 +110,6 @@ fn standard(
     } else {
         Err("no signature in webhook-signature matches this key, id, timestamp and body".into())
     }
-}
-
-/// Constant-time equality, so a check cannot be timed into revealing the secret.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -152,29 +152,27 @@ pub fn operational_paths(mut req: Request) -> Request {
         return req;
     }
     let path = format!("/api/v1/app/{}/endpoint{rest}", crate::operational::APP_ID);
-    let new = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    if let Ok(uri) = new.parse() {
-        *req.uri_mut() = uri;
+    if set_path(&mut req, &path) {
         req.extensions_mut().insert(OperationalRoute);
     }
     req
+}
+
+/// Replaces the request's path, keeping its query; false if the result is not a URI.
+fn set_path(req: &mut Request, path: &str) -> bool {
+    let new = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    new.parse().map(|uri| *req.uri_mut() = uri).is_ok()
 }
 
 /// `/api/v1/app/` routes like `/api/v1/app`, as Svix's server does.
 pub fn strip_trailing_slash(mut req: Request) -> Request {
     let path = req.uri().path();
     if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
-        let new = match req.uri().query() {
-            Some(q) => format!("{trimmed}?{q}"),
-            None => trimmed.to_owned(),
-        };
-        if let Ok(uri) = new.parse() {
-            *req.uri_mut() = uri;
-        }
+        let trimmed = path.trim_end_matches('/').to_owned();
+        set_path(&mut req, &trimmed);
     }
     req
 }

@@ -127,8 +127,8 @@ pub async fn tail(remote: &Remote, app: &str, every: Duration) -> CliResult {
         for ep in remote.list(&endpoints_path, 250).await? {
             let id = ep["id"].as_str().unwrap_or_default().to_owned();
             let path = format!("/api/v1/app/{}/attempt/endpoint/{}", seg(app), seg(&id));
-            let newest = remote.list(&path, 250).await?;
             let seen = last_seen.get(&id).cloned();
+            let newest = newest_attempts(remote, &path, seen.as_deref(), first_round).await?;
             // Ids sort by time: what is above the last id seen is new; oldest printed first.
             let fresh: Vec<&Value> = newest
                 .iter()
@@ -147,6 +147,25 @@ pub async fn tail(remote: &Remote, app: &str, every: Duration) -> CliResult {
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// An endpoint's newest attempts, back to the last one seen: a small page while little
+/// happens, a large one only when the small page is all new. The first look needs just the
+/// newest id, as it prints nothing.
+async fn newest_attempts(
+    remote: &Remote,
+    path: &str,
+    seen: Option<&str>,
+    first_look: bool,
+) -> CliResult<Vec<Value>> {
+    const SMALL: usize = 10;
+    if first_look && seen.is_none() {
+        return remote.list(path, 1).await;
+    }
+    let small = remote.list(path, SMALL).await?;
+    let oldest = small.last().and_then(|a| a["id"].as_str());
+    let all_new = small.len() == SMALL && oldest.is_some_and(|id| seen.is_none_or(|s| id > s));
+    if all_new { remote.list(path, 250).await } else { Ok(small) }
 }
 
 /// One line per attempt, in fixed columns (ids and times have fixed lengths).

@@ -55,6 +55,10 @@ fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
 
 /// Compares in time independent of where the first difference is.
 pub fn matches(expected: &str, given: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    same_bytes(expected.as_bytes(), given.as_bytes())
+}
+
+/// [`matches`] for bytes (signatures, decoded keys).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
