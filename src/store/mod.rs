@@ -1,6 +1,7 @@
 //! The storage seam: one [`Store`] trait, one backend per database. All SQL lives below this
 //! folder. The backend is chosen once, from the database URL, by [`open`].
 
+pub(crate) mod catalog_cache;
 pub mod page;
 pub mod postgres;
 pub mod rows;

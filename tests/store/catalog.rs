@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
-use hookd::store::{Cursor, ListQuery, Store, StoreError};
+use hookd::model::{Application, Endpoint};
+use hookd::store::{Accepted, Cursor, ListQuery, Store, StoreError};
 
-use crate::backends::fixtures::{app, endpoint, event_type, first};
+use crate::backends::fixtures::{app, endpoint, event_type, first, message};
 
 pub async fn applications(store: Arc<dyn Store>) {
     let a = store.insert_app(app("shop")).await.unwrap();
@@ -121,4 +122,59 @@ async fn futures_join<T: Send + 'static>(
         out.push(task.await.expect("task"));
     }
     out
+}
+
+/// The endpoints (by uid) a message for application `key` is delivered to, as the claims
+/// handed over at acceptance carry them.
+async fn targets_of(store: &dyn Store, key: &str) -> Result<Vec<String>, StoreError> {
+    let mut new = message(key, "x");
+    new.lease = Some(hookd::model::time::now_ms() + 60_000);
+    match store.accept_message(new).await? {
+        Accepted::Created { leased, .. } => {
+            let mut uids: Vec<String> =
+                leased.iter().filter_map(|c| c.endpoint.uid.clone()).collect();
+            uids.sort();
+            Ok(uids)
+        }
+        Accepted::Replayed(m) => panic!("unexpected replay of {}", m.id),
+    }
+}
+
+/// Acceptance reads applications and endpoints from a copy kept in memory (both backends):
+/// every change to them reaches the very next message accepted on the same store.
+pub async fn catalog_changes_reach_the_next_message(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    assert_eq!(targets_of(&*store, "a").await.unwrap(), Vec::<String>::new());
+    let one = store.insert_endpoint(endpoint(&a.id, "one")).await.unwrap();
+    assert_eq!(targets_of(&*store, "a").await.unwrap(), ["one"], "a created endpoint");
+    assert_eq!(targets_of(&*store, &a.id).await.unwrap(), ["one"], "by id as by uid");
+
+    let read_at = one.updated_at;
+    let off = Endpoint { disabled: true, ..one.clone() };
+    let off = store.update_endpoint(off, read_at).await.unwrap();
+    assert!(targets_of(&*store, "a").await.unwrap().is_empty(), "a disabled endpoint");
+    let on = Endpoint { disabled: false, ..off.clone() };
+    let on = store.update_endpoint(on, off.updated_at).await.unwrap();
+    assert_eq!(targets_of(&*store, "a").await.unwrap(), ["one"], "enabled again");
+
+    let two = store.insert_endpoint(endpoint(&a.id, "two")).await.unwrap();
+    assert_eq!(targets_of(&*store, "a").await.unwrap(), ["one", "two"]);
+    store.delete_endpoint(&a.id, &two.id).await.unwrap();
+    assert_eq!(targets_of(&*store, "a").await.unwrap(), ["one"], "a deleted endpoint");
+    // What the delivery carries is the endpoint as it is now, not as it was first read.
+    let moved = Endpoint { url: "https://example.com/moved".into(), ..on.clone() };
+    store.update_endpoint(moved, on.updated_at).await.unwrap();
+    let mut new = message("a", "x");
+    new.lease = Some(hookd::model::time::now_ms() + 60_000);
+    let Accepted::Created { leased, .. } = store.accept_message(new).await.unwrap() else {
+        panic!("expected a new message")
+    };
+    assert_eq!(leased[0].endpoint.url, "https://example.com/moved");
+
+    let renamed = Application { uid: Some("b".into()), ..a.clone() };
+    store.update_app(renamed).await.unwrap();
+    assert!(matches!(targets_of(&*store, "a").await, Err(StoreError::NotFound(_))), "old uid");
+    assert_eq!(targets_of(&*store, "b").await.unwrap(), ["one"], "new uid");
+    store.delete_app(&a.id).await.unwrap();
+    assert!(matches!(targets_of(&*store, "b").await, Err(StoreError::NotFound(_))), "deleted");
 }

@@ -36,6 +36,7 @@ conformance! {
     crate::catalog::event_types => event_types,
     crate::catalog::endpoints => endpoints,
     crate::catalog::upserts => upserts,
+    crate::catalog::catalog_changes_reach_the_next_message => catalog_changes_reach_the_next_message,
     crate::messages::accept_fans_out_and_is_idempotent => accept_fans_out_and_is_idempotent,
     crate::messages::list_filters_and_pages => list_filters_and_pages,
     crate::messages::only_endpoint_ignores_filters => only_endpoint_ignores_filters,

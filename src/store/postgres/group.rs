@@ -16,11 +16,11 @@ use std::sync::Arc;
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::cache::{AppEntry, CatalogCache};
 use super::util::{Cached, internal, notify};
 use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{DeliveryStatus, Endpoint, Message};
+use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::opt_json;
 use crate::store::{Accepted, CommitObserver, NewMessage, StoreError, StoreResult, created};
 

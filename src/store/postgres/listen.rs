@@ -10,8 +10,11 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
-use super::cache::{CATALOG_CHANNEL, CatalogCache};
 use super::messages::WORK_CHANNEL;
+use crate::store::catalog_cache::CatalogCache;
+
+/// The channel every node LISTENs on for "the catalog changed".
+pub(super) const CATALOG_CHANNEL: &str = "hookd_catalog";
 
 /// Who is told of what the connection hears.
 pub(super) struct Listeners {

@@ -2,7 +2,6 @@
 //! Deliveries are claimed with `FOR UPDATE SKIP LOCKED` under leases; wake-ups cross nodes
 //! with LISTEN/NOTIFY; idempotency and `eventId` uniqueness are held by constraints.
 
-mod cache;
 mod catalog;
 mod dispatch;
 mod endpoints;
@@ -23,7 +22,6 @@ use tokio::sync::Notify;
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
-use self::cache::CatalogCache;
 use self::group::Group;
 use self::listen::Listeners;
 use self::util::internal;
@@ -32,6 +30,7 @@ use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
+use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
     Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
     StoreResult, Unobserved, after_read,
@@ -132,7 +131,7 @@ macro_rules! catalog_write {
     ($self:ident, |$tx:ident| $body:expr) => {{
         let result = in_tx!($self, relaxed = false, |$tx| {
             let value = $body;
-            util::notify(&$tx, cache::CATALOG_CHANNEL).await?;
+            util::notify(&$tx, listen::CATALOG_CHANNEL).await?;
             value
         });
         $self.listeners.cache.clear();
@@ -289,7 +288,7 @@ impl Store for PgStore {
             let disabled = dispatch::record(&tx, &outcomes, now).await?;
             if !disabled.is_empty() {
                 // A disabled endpoint leaves every node's copy.
-                util::notify(&tx, cache::CATALOG_CHANNEL).await?;
+                util::notify(&tx, listen::CATALOG_CHANNEL).await?;
             }
             disabled
         })?;

@@ -1,6 +1,8 @@
 //! Messages: acceptance with fan-out and idempotency, reads, and the per-endpoint delivery
 //! state that attempts are made from.
 
+use std::sync::Arc;
+
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
@@ -11,24 +13,29 @@ use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use crate::store::Order;
+use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
     Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
-pub(super) fn accept(conn: &Connection, new: &NewMessage) -> StoreResult<Accepted> {
+pub(super) fn accept(
+    conn: &Connection,
+    cache: &CatalogCache,
+    new: &NewMessage,
+) -> StoreResult<Accepted> {
     let (due, lease) = (new.due(), new.lease_now());
     let mut msg = new.message.clone();
-    msg.app_id = catalog::find_app(conn, &msg.app_id)?.id;
+    let app = app_entry(conn, cache, &msg.app_id)?;
+    msg.app_id.clone_from(&app.app_id);
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(conn, &msg.app_id, key)? {
             return Ok(Accepted::Replayed(earlier));
         }
     }
     insert_message(conn, &msg)?;
-    let enabled = endpoints::enabled_of_app(conn, &msg.app_id)?;
-    let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
+    let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
     let targets = fan_out(conn, &msg, targets, due, lease)?;
     if let Some(key) = &new.idempotency_key {
         conn.prepare_cached(
@@ -38,6 +45,20 @@ pub(super) fn accept(conn: &Connection, new: &NewMessage) -> StoreResult<Accepte
         .map_err(internal)?;
     }
     Ok(created(msg, targets, lease))
+}
+
+/// The application `key` names with its enabled endpoints: from the copy, else read (and
+/// kept, unless a write cleared the copy meanwhile).
+fn app_entry(conn: &Connection, cache: &CatalogCache, key: &str) -> StoreResult<Arc<AppEntry>> {
+    if let Some(app) = cache.get(key) {
+        return Ok(app);
+    }
+    let generation = cache.generation();
+    let app_id = catalog::find_app(conn, key)?.id;
+    let enabled = endpoints::enabled_of_app(conn, &app_id)?;
+    let app = Arc::new(AppEntry { app_id, enabled });
+    cache.fill(generation, [(key.to_owned(), app.clone())]);
+    Ok(app)
 }
 
 fn find_by_idempotency_key(

@@ -2,7 +2,9 @@
 //! a few readers (see [`pool`]).
 
 mod catalog;
+mod checkpoint;
 mod dispatch;
+mod durable;
 mod endpoints;
 mod messages;
 mod overview;
@@ -17,6 +19,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use rusqlite::Connection;
+
+use self::checkpoint::Checkpointer;
 use self::pool::{Readers, Writer, open_connection};
 use crate::model::delivery::{Claim, Outcome};
 use crate::model::{
@@ -24,6 +29,7 @@ use crate::model::{
     Session,
 };
 use crate::security::files::{private_dir, private_file};
+use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
     Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
     StoreResult, Unobserved, after_read,
@@ -34,6 +40,10 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    /// Applications and their enabled endpoints as acceptance reads them (one process, one
+    /// writer: always live, cleared by the writes themselves).
+    cache: Arc<CatalogCache>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
@@ -51,15 +61,41 @@ impl SqliteStore {
         let describe = |e: rusqlite::Error| format!("cannot open {}: {e}", path.display());
         let mut conn = open_connection(path, false).map_err(describe)?;
         schema::migrate(&mut conn).map_err(describe)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_BOUND)
+            .map_err(describe)?;
+        let checkpointer = Checkpointer::start(path)?;
         let readers = Readers::open(path, READERS).map_err(describe)?;
-        Ok(Self { writer: Writer::start(conn, observer), readers })
+        let cache = Arc::new(CatalogCache::default());
+        cache.set_live(true);
+        let on_rollback = cache.clone();
+        let writer = Writer::start(path, conn, observer, Box::new(move || on_rollback.clear()))?;
+        Ok(Self { writer, readers, cache, _checkpointer: checkpointer })
+    }
+
+    /// A write to applications or endpoints. The catalog copy is cleared inside the job, on
+    /// the writer thread, each time the job runs: an acceptance later in the same
+    /// transaction reads the tables (and so this write), one in a later transaction finds the
+    /// copy as the committed rows left it. A transaction that is rolled back clears it again
+    /// (the writer's `rolled_back`), so nothing read from writes that never committed stays.
+    async fn catalog_write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let cache = self.cache.clone();
+        self.writer
+            .run(move |c| {
+                cache.clear();
+                f(c)
+            })
+            .await
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer.run(move |c| catalog::insert_app(c, &app).map(|()| app.clone())).await
+        self.catalog_write(move |c| catalog::insert_app(c, &app).map(|()| app.clone())).await
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
@@ -77,17 +113,17 @@ impl Store for SqliteStore {
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<Application> {
-        self.writer.run(move |c| catalog::update_app(c, &app).map(|()| app.clone())).await
+        self.catalog_write(move |c| catalog::update_app(c, &app).map(|()| app.clone())).await
     }
 
     async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)> {
         let key = key.to_owned();
-        self.writer.run(move |c| catalog::upsert_app(c, &key, &app)).await
+        self.catalog_write(move |c| catalog::upsert_app(c, &key, &app)).await
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
-        self.writer.run(move |c| catalog::delete_app(c, &id)).await
+        self.catalog_write(move |c| catalog::delete_app(c, &id)).await
     }
 
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
@@ -121,7 +157,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.writer.run(move |c| endpoints::insert(c, &ep).map(|()| ep.clone())).await
+        self.catalog_write(move |c| endpoints::insert(c, &ep).map(|()| ep.clone())).await
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
@@ -136,16 +172,17 @@ impl Store for SqliteStore {
 
     async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
         let ep = after_read(ep, read_at);
-        self.writer.run(move |c| endpoints::update(c, &ep, read_at).map(|()| ep.clone())).await
+        self.catalog_write(move |c| endpoints::update(c, &ep, read_at).map(|()| ep.clone())).await
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.writer.run(move |c| endpoints::delete(c, &app_id, &id)).await
+        self.catalog_write(move |c| endpoints::delete(c, &app_id, &id)).await
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
-        self.writer.run(move |c| messages::accept(c, &new)).await
+        let cache = self.cache.clone();
+        self.writer.run(move |c| messages::accept(c, &cache, &new)).await
     }
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
@@ -210,7 +247,16 @@ impl Store for SqliteStore {
         outcomes: Arc<[Outcome]>,
         now: i64,
     ) -> StoreResult<Vec<String>> {
-        self.writer.run_relaxed(move |c| dispatch::record(c, &outcomes, now)).await
+        let cache = self.cache.clone();
+        self.writer
+            .run_relaxed(move |c| {
+                let disabled = dispatch::record(c, &outcomes, now)?;
+                if !disabled.is_empty() {
+                    cache.clear(); // a disabled endpoint leaves the copy
+                }
+                Ok(disabled)
+            })
+            .await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {

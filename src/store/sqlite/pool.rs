@@ -1,9 +1,10 @@
 //! SQLite's concurrency, made explicit: one writer thread that commits whatever requests
 //! arrived together in one transaction (group commit), and a small pool of read connections.
 //!
-//! WAL lets readers run beside the writer. A commit with `synchronous=FULL` costs one fsync
-//! (~190 µs here); batching every job queued during that fsync into the next transaction is
-//! what lets durable ingestion go far past 5 k commits/s.
+//! WAL lets readers run beside the writer. A durable commit costs one fsync (0.2 to 1 ms
+//! here); batching every job queued meanwhile into the next transaction is what lets durable
+//! ingestion go far past 5 k commits/s, and syncing on a thread of its own ([`super::durable`])
+//! lets the writer run that next transaction while the fsync is under way.
 //!
 //! One job's failure never undoes another's. A job's expected failures (a duplicate
 //! `eventId`, say) fail on one statement, which SQLite undoes by itself. A failure inside
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, oneshot};
 
+use super::durable::{self, Handover};
 use super::util::internal;
 use crate::store::{CommitObserver, StoreError, StoreResult};
 
@@ -26,7 +28,7 @@ const MAX_BATCH: usize = 512;
 
 /// A unit of work for the writer. It can run more than once: a rolled-back run leaves
 /// nothing behind, and only the result of the run that was committed is answered.
-trait Work: Send {
+pub(super) trait Work: Send {
     /// Runs the job; `Err` is a failure inside the database, whose work must not commit.
     fn run(&mut self, conn: &Connection) -> Result<(), String>;
     /// Answers the caller: the last run's result once `commit` succeeded, else the failure.
@@ -91,13 +93,27 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection, observer: Arc<dyn CommitObserver>) -> Self {
+    /// Starts the thread writing to the database at `path` through `conn`; `rolled_back` runs
+    /// after every transaction that was rolled back, so what was kept in memory from its
+    /// uncommitted writes can be dropped.
+    pub(super) fn start(
+        path: &Path,
+        conn: Connection,
+        observer: Arc<dyn CommitObserver>,
+        rolled_back: Box<dyn Fn() + Send>,
+    ) -> Result<Self, String> {
+        // Durable jobs are synced by `durable`, after their commit; see there.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| e.to_string())?;
+        let synced = durable::start(path)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || run_writer(conn, queue, observer.as_ref()))
-            .expect("spawning the SQLite writer thread");
-        Self { jobs }
+            .spawn(move || {
+                let mut writer = WriterState { synced, rolled_back: rolled_back.as_ref() };
+                run_writer(conn, queue, observer.as_ref(), &mut writer)
+            })
+            .map_err(|e| format!("cannot start the SQLite writer thread: {e}"))?;
+        Ok(Self { jobs })
     }
 
     /// Runs `f` in the next group commit and returns its result once that commit is durable
@@ -136,8 +152,12 @@ impl Writer {
     }
 }
 
-fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>, observer: &dyn CommitObserver) {
-    let mut durability = Durability::default();
+fn run_writer(
+    conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    observer: &dyn CommitObserver,
+    writer: &mut WriterState,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -147,62 +167,70 @@ fn run_writer(conn: Connection, queue: mpsc::Receiver<Job>, observer: &dyn Commi
             }
         }
         let (jobs, started) = (batch.len(), std::time::Instant::now());
-        commit_batch(&conn, &mut durability, batch);
+        commit_batch(&conn, writer, batch);
         observer.committed(started.elapsed(), jobs);
     }
 }
 
 /// Commits the batch in one transaction and answers every job. If the transaction fails, each
 /// job runs again alone, so the failure answers only the job that causes it.
-fn commit_batch(conn: &Connection, durability: &mut Durability, mut batch: Vec<Job>) {
-    let outcome = transaction(conn, durability, &mut batch);
+fn commit_batch(conn: &Connection, writer: &mut WriterState, mut batch: Vec<Job>) {
+    let outcome = transaction(conn, writer, &mut batch);
     match outcome {
         Err(why) if batch.len() > 1 => {
             tracing::error!(error = %why, jobs = batch.len(), "a write failed; its batch was rolled back and its jobs run again one by one");
             for job in batch {
-                commit_batch(conn, durability, vec![job]);
+                commit_batch(conn, writer, vec![job]);
             }
         }
         Err(why) => {
             tracing::error!(error = %why, "a write failed and was rolled back");
             batch.into_iter().for_each(|job| job.work.answer(Err(why.clone())));
         }
-        Ok(()) => batch.into_iter().for_each(|job| job.work.answer(Ok(()))),
+        Ok(()) => {
+            let (durable, relaxed): (Vec<Job>, Vec<Job>) =
+                batch.into_iter().partition(|j| j.durable);
+            relaxed.into_iter().for_each(|job| job.work.answer(Ok(())));
+            writer.answer_once_synced(durable);
+        }
     }
 }
 
-/// The writer's `synchronous` setting, changed only when a batch needs the other one: the
-/// pragma and `BEGIN`/`COMMIT` are prepared once, not parsed again for every commit.
-#[derive(Default)]
-struct Durability {
-    full: Option<bool>,
+/// What the writer thread carries from one transaction to the next.
+struct WriterState<'a> {
+    /// Answers durable jobs once the WAL is synced.
+    synced: Handover,
+    rolled_back: &'a dyn Fn(),
 }
 
-impl Durability {
-    fn set(&mut self, conn: &Connection, full: bool) -> rusqlite::Result<()> {
-        if self.full != Some(full) {
-            self.full = None; // unknown until the pragma has run
-            conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
-            self.full = Some(full);
+impl WriterState<'_> {
+    fn answer_once_synced(&self, durable: Vec<Job>) {
+        if durable.is_empty() {
+            return;
         }
-        Ok(())
+        let works = durable.into_iter().map(|job| job.work).collect();
+        if let Err(mpsc::SendError(works)) = self.synced.send(works) {
+            let why = "the WAL sync thread has stopped".to_owned();
+            works.into_iter().for_each(|work| work.answer(Err(why.clone())));
+        }
     }
 }
 
 /// Runs the jobs in one transaction; on any failure inside the database nothing is kept.
 fn transaction(
     conn: &Connection,
-    durability: &mut Durability,
+    writer: &mut WriterState,
     batch: &mut [Job],
 ) -> Result<(), String> {
+    // Prepared once, not parsed again for every commit.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
-    durability.set(conn, batch.iter().any(|job| job.durable)).map_err(|e| e.to_string())?;
     run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
     let ran = batch.iter_mut().try_for_each(|job| job.work.run(conn));
     let outcome = ran.and_then(|()| run("COMMIT").map_err(|e| e.to_string()));
     if outcome.is_err() {
         // Fails harmlessly when SQLite has already rolled back by itself (a full disk).
         let _ = conn.execute_batch("ROLLBACK");
+        (writer.rolled_back)();
     }
     outcome
 }
@@ -245,6 +273,10 @@ mod tests {
 
     /// A job that inserts `x` into `t`, then fails inside the database if `fail`.
     fn job(x: i64, fail: bool) -> (Job, oneshot::Receiver<StoreResult<()>>) {
+        durable_job(x, fail, false)
+    }
+
+    fn durable_job(x: i64, fail: bool, durable: bool) -> (Job, oneshot::Receiver<StoreResult<()>>) {
         let (reply, answer) = oneshot::channel();
         let f = move |conn: &Connection| {
             conn.execute("INSERT INTO t (x) VALUES (?)", [x]).map_err(internal)?;
@@ -255,7 +287,7 @@ mod tests {
             Ok(())
         };
         let work = Box::new(Pending { f, result: None, reply });
-        (Job { durable: false, work }, answer)
+        (Job { durable, work }, answer)
     }
 
     #[test]
@@ -264,7 +296,12 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
         let (jobs, answers): (Vec<Job>, Vec<_>) =
             [(1, false), (2, true), (3, false)].into_iter().map(|(x, f)| job(x, f)).unzip();
-        commit_batch(&conn, &mut Durability::default(), jobs);
+        let (synced, _unused) = mpsc::channel();
+        let rollbacks = std::cell::Cell::new(0);
+        let rolled_back = || rollbacks.set(rollbacks.get() + 1);
+        let mut writer = WriterState { synced, rolled_back: &rolled_back };
+        commit_batch(&conn, &mut writer, jobs);
+        assert_eq!(rollbacks.get(), 2, "the batch, then the failing job alone, rolled back");
         let answers: Vec<bool> =
             answers.into_iter().map(|mut a| a.try_recv().unwrap().is_ok()).collect();
         assert_eq!(answers, [true, false, true], "only the failing job answers an error");
@@ -272,5 +309,31 @@ mod tests {
         let kept: Vec<i64> =
             stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(kept, [1, 3], "the neighbours committed, nothing of the failing job did");
+    }
+
+    #[tokio::test]
+    async fn durable_jobs_are_answered_once_the_wal_is_synced() {
+        let dir = std::env::temp_dir().join(crate::model::ids::new_id("hookd-pool-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let conn = open_connection(&path, false).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let (durable_one, synced_answer) = durable_job(1, false, true);
+        let (relaxed_one, relaxed_answer) = durable_job(2, false, false);
+        let (synced, handed_over) = mpsc::channel();
+        let mut writer = WriterState { synced, rolled_back: &|| {} };
+        commit_batch(&conn, &mut writer, vec![durable_one, relaxed_one]);
+        assert!(relaxed_answer.await.unwrap().is_ok(), "relaxed: answered at commit");
+        let mut synced_answer = synced_answer;
+        assert!(synced_answer.try_recv().is_err(), "durable: not answered before the sync");
+        let works = handed_over.try_recv().expect("the durable job was handed to the syncer");
+        works.into_iter().for_each(|work| work.answer(Ok(())));
+        assert!(synced_answer.await.unwrap().is_ok());
+        // The real thread, end to end.
+        let handover = durable::start(&path).unwrap();
+        let (job, answer) = durable_job(3, false, true);
+        handover.send(vec![job.work]).unwrap();
+        assert!(answer.await.is_ok(), "the sync thread answers");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
