@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::operational;
 use crate::security::token;
 use crate::store::{self, Store};
+use crate::tasks::TaskRunner;
 use crate::ui;
 
 /// A built, bound, not yet running hookd.
@@ -24,6 +25,7 @@ pub struct App {
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
     dispatch: DispatchHandle,
+    tasks: TaskRunner,
     admin_token: String,
     server: ServerConfig,
     /// How long in-flight work may take to finish after shutdown begins.
@@ -44,9 +46,12 @@ impl App {
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
         let (events, reported) = operational::Events::channel();
+        let clock = timing.clock.clone();
         let (dispatcher, dispatch) =
             Dispatcher::new(store.clone(), &config, timing, metrics.clone(), events.clone());
         let ingest = Arc::new(Ingest::new(store.clone(), dispatch.clone(), metrics.clone()));
+        let tasks =
+            TaskRunner::new(store.clone(), ingest.clone(), clock, config.delivery.replay_rate);
         operational::ensure_app(store.as_ref()).await?;
         tokio::spawn(operational::run(store.clone(), ingest.clone(), reported));
         let body =
@@ -87,7 +92,17 @@ impl App {
             announce_token(&config);
         }
         let (server, grace) = (config.server.clone(), config.shutdown_grace);
-        Ok(Self { listener, router, store, dispatcher, dispatch, admin_token, server, grace })
+        Ok(Self {
+            listener,
+            router,
+            store,
+            dispatcher,
+            dispatch,
+            tasks,
+            admin_token,
+            server,
+            grace,
+        })
     }
 
     /// The port actually bound (useful when `listen` asked for port 0).
@@ -113,7 +128,11 @@ impl App {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
         let (listener, router, grace) = (self.listener, self.router, self.grace);
         let server = api::serve(listener, router, &self.server, shutdown.clone(), grace);
-        tokio::join!(server, self.dispatcher.run(shutdown, grace));
+        tokio::join!(
+            server,
+            self.dispatcher.run(shutdown.clone(), grace),
+            self.tasks.run(shutdown)
+        );
         Ok(())
     }
 }

@@ -29,6 +29,7 @@ const KEYS: &[(&str, &str)] = &[
     ("delivery.endpoint_in_flight", "HOOKD_ENDPOINT_IN_FLIGHT"),
     ("delivery.disable_after", "HOOKD_DISABLE_AFTER"),
     ("delivery.rotation_grace", "HOOKD_ROTATION_GRACE"),
+    ("delivery.replay_rate", "HOOKD_REPLAY_RATE"),
     ("server.header_timeout", "HOOKD_HEADER_TIMEOUT"),
     ("server.body_timeout", "HOOKD_BODY_TIMEOUT"),
     ("server.max_connections", "HOOKD_MAX_CONNECTIONS"),
@@ -96,6 +97,8 @@ pub struct DeliveryConfig {
     pub endpoint_in_flight: usize,
     pub disable_after: Duration,
     pub rotation_grace: Duration,
+    /// Deliveries a background task queues again per second, at most.
+    pub replay_rate: usize,
     /// Headers sent with every delivery, beneath each endpoint's own (Strapi's
     /// `webhooks.defaultHeaders`). Only settable in the file, as `[delivery.default_headers]`.
     pub default_headers: Vec<(String, String)>,
@@ -113,6 +116,7 @@ impl std::fmt::Debug for DeliveryConfig {
             .field("endpoint_in_flight", &self.endpoint_in_flight)
             .field("disable_after", &self.disable_after)
             .field("rotation_grace", &self.rotation_grace)
+            .field("replay_rate", &self.replay_rate)
             .field("default_headers", &header_names) // values may be credentials
             .finish()
     }
@@ -235,6 +239,7 @@ impl Layers {
                 endpoint_in_flight: self.parse("delivery.endpoint_in_flight", parse_positive)?,
                 disable_after: self.parse("delivery.disable_after", parse_duration)?,
                 rotation_grace: self.parse("delivery.rotation_grace", parse_grace)?,
+                replay_rate: self.parse("delivery.replay_rate", parse_positive)?,
                 default_headers: self.default_headers.clone(),
             },
             server: ServerConfig {

@@ -33,11 +33,13 @@ pub struct Ingest {
     store: Arc<dyn Store>,
     dispatch: DispatchHandle,
     metrics: Arc<Metrics>,
+    /// Wakes the background-task runner (`src/tasks/`) when a task is started here.
+    tasks: Arc<tokio::sync::Notify>,
 }
 
 impl Ingest {
     pub fn new(store: Arc<dyn Store>, dispatch: DispatchHandle, metrics: Arc<Metrics>) -> Self {
-        Self { store, dispatch, metrics }
+        Self { store, dispatch, metrics, tasks: Arc::default() }
     }
 
     /// Validates and durably stores `input` for the application; replays the first answer
@@ -101,6 +103,16 @@ impl Ingest {
     /// Tells the dispatcher that deliveries became due outside ingestion (a resend).
     pub fn wake_dispatcher(&self) {
         self.dispatch.wake();
+    }
+
+    /// A background task was started: the runner takes it now, not at its next look.
+    pub fn wake_tasks(&self) {
+        self.tasks.notify_one();
+    }
+
+    /// What [`Ingest::wake_tasks`] notifies.
+    pub fn task_wake_ups(&self) -> Arc<tokio::sync::Notify> {
+        self.tasks.clone()
     }
 }
 

@@ -29,6 +29,7 @@ pub mod profile;
 pub mod security;
 pub mod signing;
 pub mod store;
+pub mod tasks;
 pub mod template;
 pub mod ui;
 pub mod validate;

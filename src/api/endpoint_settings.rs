@@ -15,9 +15,9 @@ use super::endpoints::endpoint_of;
 use super::extract::JsonBody;
 use super::openapi::EndpointPath;
 use crate::error::{ApiError, ApiResult};
-use crate::manage::{deliveries, endpoints};
-use crate::model::time::{format_rfc3339, now_ms};
-use crate::model::{Endpoint, ids};
+use crate::manage::{endpoints, tasks};
+use crate::model::Endpoint;
+use crate::model::time::{format_rfc3339, parse_client_time};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -143,8 +143,10 @@ async fn save_headers(
 #[serde(deny_unknown_fields)]
 struct RecoverIn {
     since: String,
+    until: Option<String>,
 }
 
+/// Svix's `RecoverOut`: the background task, read on with `GET /api/v1/background-task/{id}`.
 #[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RecoverOut {
@@ -156,8 +158,8 @@ struct RecoverOut {
     updated_at: String,
 }
 
-/// Queues again the endpoint's failed deliveries since a time. The work is one statement, so
-/// the task Svix's shape describes is already finished when the answer comes.
+/// Queues again, in a background task, the endpoint's failed deliveries of messages created
+/// since a time (and before `until`).
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = TAG, params(EndpointPath), request_body = RecoverIn,
     responses((status = 202, body = RecoverOut)))]
 async fn recover(
@@ -166,15 +168,18 @@ async fn recover(
     JsonBody(input): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let since = crate::model::time::parse_client_time(&input.since)
-        .ok_or_else(|| ApiError::invalid_field("since", "since must be an RFC 3339 time"))?;
-    deliveries::recover(s.store.as_ref(), &s.ingest, &ep, since).await?;
-    let now = now_ms();
+    let time = |field: &'static str, text: &str| {
+        parse_client_time(text)
+            .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time"))
+    };
+    let since = time("since", &input.since)?;
+    let until = input.until.as_deref().map(|t| time("until", t)).transpose()?;
+    let task = tasks::recover(s.store.as_ref(), &s.ingest, &ep, since, until).await?;
     let out = RecoverOut {
-        id: ids::new_id("qtask_"),
-        status: "finished",
-        task: "endpoint.recover",
-        updated_at: format_rfc3339(now),
+        id: task.id,
+        status: task.status.as_str(),
+        task: task.kind.as_str(),
+        updated_at: format_rfc3339(task.updated_at),
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
 }

@@ -16,6 +16,7 @@ pub mod observe;
 mod openapi;
 mod portal_access;
 mod serve;
+mod tasks;
 mod test_sends;
 
 pub use health::Health;
@@ -84,6 +85,7 @@ fn routes(state: ApiState, body: BodyLimits) -> OpenApiRouter<ApiState> {
         .merge(attempts::routes())
         .merge(test_sends::routes())
         .merge(portal_access::routes())
+        .merge(tasks::routes())
         // Layers run last-added first: the token is checked before any body is read.
         .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
         .route_layer(middleware::from_fn_with_state(state, auth::require_token));

@@ -112,8 +112,10 @@ pub async fn recover(
 ) -> CliResult {
     let since = since.unwrap_or_else(|| format_rfc3339(now_ms() - 24 * 3_600_000));
     let path = format!("/api/v1/app/{}/endpoint/{}/recover", seg(app), seg(endpoint));
-    remote.post(&path, json!({"since": since})).await?;
-    done(remote, &format!("the failed deliveries to {endpoint} since {since} are queued again"));
+    let task = remote.post(&path, json!({"since": since})).await?;
+    let id = task["id"].as_str().unwrap_or("?");
+    let what = format!("the failed deliveries to {endpoint} since {since} are being queued again");
+    done(remote, &format!("{what} (background task {id})"));
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Sending by hand: test sends, examples, resends and recovering failed deliveries.
+//! Sending by hand: test sends, examples and resends (replays and recoveries: `tasks`).
 
 use serde_json::value::RawValue;
 
@@ -107,20 +107,6 @@ pub async fn resend(
     store.resend(&msg.id, &endpoint.id, now_ms()).await?;
     ingest.wake_dispatcher();
     Ok(msg.id)
-}
-
-/// Queues again the endpoint's failed deliveries last touched at or after `since`; returns
-/// how many.
-pub async fn recover(
-    store: &dyn Store,
-    ingest: &Ingest,
-    endpoint: &Endpoint,
-    since: i64,
-) -> DomainResult<usize> {
-    let count = store.recover_failed(&endpoint.id, since, now_ms()).await?;
-    tracing::info!(endpoint = %endpoint.id, count, "recovering failed deliveries");
-    ingest.wake_dispatcher();
-    Ok(count)
 }
 
 /// The request a delivery of `message` to `endpoint` would send (or sent) at `now_ms`, as

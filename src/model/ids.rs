@@ -11,6 +11,7 @@ pub const APP: &str = "app_";
 pub const ENDPOINT: &str = "ep_";
 pub const MESSAGE: &str = "msg_";
 pub const ATTEMPT: &str = "atmpt_";
+pub const TASK: &str = "qtask_";
 
 /// The operational webhooks' application (see `crate::operational`): the lowest id there is,
 /// never generated, and left out of every list of applications.

@@ -4,6 +4,7 @@
 pub mod delivery;
 pub mod filter;
 pub mod ids;
+pub mod task;
 pub mod time;
 
 use std::collections::BTreeMap;

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 pub use page::{Cursor, ListQuery, Order, Page, PagePlan};
 
 use crate::model::delivery::{Claim, Outcome};
+use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
@@ -217,8 +218,36 @@ pub trait Store: Send + Sync + 'static {
     async fn list_deliveries_of_message(&self, msg_id: &str) -> StoreResult<Vec<DeliveryState>>;
     /// Queues the message for this endpoint again, now, as a manual attempt.
     async fn resend(&self, msg_id: &str, endpoint_id: &str, now: i64) -> StoreResult<()>;
-    /// Queues again the endpoint's failed deliveries last touched at or after `since`.
-    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize>;
+    /// Queues again up to `limit` of the deliveries `selection` picks in the application, after
+    /// `cursor` in the store's order of deliveries; answers how many, and the key of the last
+    /// (where the next step starts; `None` when none was left).
+    async fn replay_step(
+        &self,
+        app_id: &str,
+        selection: &Selection,
+        cursor: i64,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<(usize, Option<i64>)>;
+    /// How many deliveries replaying `selection` would queue, now.
+    async fn count_replay(&self, app_id: &str, selection: &Selection) -> StoreResult<u64>;
+
+    // Background tasks (see `model::task`).
+    async fn insert_task(&self, task: BackgroundTask) -> StoreResult<()>;
+    async fn get_task(&self, id: &str) -> StoreResult<BackgroundTask>;
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<BackgroundTask>>;
+    /// Takes one running task that no node holds (never taken, or its lease is past), holding
+    /// it until `lease_until`.
+    async fn claim_task(&self, now: i64, lease_until: i64) -> StoreResult<Option<BackgroundTask>>;
+    /// Writes a task's status, progress and lease; answers it as stored, so the runner sees a
+    /// cancellation another request asked for.
+    async fn save_task(&self, task: BackgroundTask) -> StoreResult<BackgroundTask>;
+    /// Asks a running task to stop (a finished one is left as it is); answers it.
+    async fn cancel_task(&self, id: &str, now: i64) -> StoreResult<BackgroundTask>;
 
     /// Leases up to `limit` deliveries due at `now` until `lease`, oldest first.
     async fn claim_due_deliveries(

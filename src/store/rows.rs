@@ -8,6 +8,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::model::task::{BackgroundTask, TaskKind, TaskStatus};
 use crate::model::{
     Application, Attempt, DeliveryState, DeliveryStatus, Endpoint, EventType, Message, Session,
     TriggerType,
@@ -39,6 +40,9 @@ pub const ATTEMPT: &str = "id, msg_id, endpoint_id, url, response, response_stat
 pub const DELIVERY_STATE: &str = "msg_id, endpoint_id, state, attempts, next_attempt_at";
 
 pub const SESSION: &str = "id, app_id, read_only, created_at, expires_at";
+
+pub const TASK: &str = "id, app_id, kind, status, selection, queued, cursor, cancel_requested, \
+     error, lease_until, created_at, updated_at";
 
 /// A `LIKE` pattern matching any text that contains `text`: its own `%`, `_` and `\\` are
 /// escaped (with `ESCAPE '\\'`), so they match themselves.
@@ -194,5 +198,26 @@ pub fn session(row: &impl Columns) -> StoreResult<Session> {
         read_only: row.flag("read_only")?,
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
+    })
+}
+
+pub fn task(row: &impl Columns) -> StoreResult<BackgroundTask> {
+    let kind = row.text("kind")?;
+    let status = row.text("status")?;
+    Ok(BackgroundTask {
+        id: row.text("id")?,
+        app_id: row.text("app_id")?,
+        kind: TaskKind::parse(&kind)
+            .ok_or_else(|| StoreError::Internal(format!("unknown task kind {kind:?}")))?,
+        status: TaskStatus::parse(&status)
+            .ok_or_else(|| StoreError::Internal(format!("unknown task status {status:?}")))?,
+        selection: row.json("selection")?,
+        queued: narrow("queued", row.int("queued")?)?,
+        cursor: row.int("cursor")?,
+        cancel_requested: row.flag("cancel_requested")?,
+        error: row.opt_text("error")?,
+        lease_until: row.opt_int("lease_until")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }

@@ -29,3 +29,4 @@ mod portal;
 mod profiles;
 mod receiver;
 mod svix_sdk;
+mod tasks;

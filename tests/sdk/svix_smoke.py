@@ -71,6 +71,20 @@ def main() -> None:
     if require_attempt:
         assert attempts, "no delivery attempt recorded"
 
+    # --- recovery: a background task, read with the SDK's background-task API ---
+    from datetime import datetime, timezone
+    from svix.api import RecoverIn
+    task = svix.endpoint.recover(app.id, ep.id, RecoverIn(since=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+    assert (task.id[:6], str(task.task)) == ("qtask_", "endpoint.recover"), task
+    for _ in range(40):
+        got_task = svix.background_task.get(task.id)
+        if str(got_task.status) != "running":
+            break
+        time.sleep(0.25)
+    assert str(got_task.status) == "finished", got_task
+    assert "messagesSent" in got_task.data, got_task.data
+    assert task.id in [t.id for t in svix.background_task.list().data]
+
     # --- portal access: a token scoped to this application, usable by the SDK itself ---
     access = svix.authentication.app_portal_access(
         app.id, AppPortalAccessIn(expiry=3600, readOnly=True))

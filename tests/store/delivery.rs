@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use hookd::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
+use hookd::model::task::Selection;
 use hookd::model::time::now_ms;
 use hookd::model::{Attempt, DeliveryStatus, TriggerType, ids};
 use hookd::store::{Accepted, Store};
@@ -152,12 +153,27 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
     let attempts = store.list_attempts_by_message(&msg.id, first(10)).await.unwrap().items;
     assert_eq!(attempts[0].trigger_type, TriggerType::Manual, "newest first");
 
+    // A recovery, as a replay of the endpoint's failures: a step at a time, from a cursor.
+    let failed = |since| Selection {
+        endpoint_id: Some(ep_id.clone()),
+        failed_only: true,
+        since,
+        ..Selection::default()
+    };
+    let later = failed(Some(now_ms() + 60_000));
+    assert_eq!(store.count_replay(&app_id, &later).await.unwrap(), 0, "none since then");
+    assert_eq!(store.replay_step(&app_id, &later, 0, 10, now_ms()).await.unwrap(), (0, None));
+    assert_eq!(store.count_replay(&app_id, &failed(None)).await.unwrap(), 1);
+    let (queued, cursor) =
+        store.replay_step(&app_id, &failed(None), 0, 10, now_ms()).await.unwrap();
+    assert_eq!((queued, cursor.is_some()), (1, true));
+    let cursor = cursor.unwrap();
+    assert_eq!(store.count_replay(&app_id, &failed(None)).await.unwrap(), 0, "queued: not failed");
     assert_eq!(
-        store.recover_failed(&ep_id, now_ms() + 60_000, now_ms()).await.unwrap(),
-        0,
-        "none since then"
+        store.replay_step(&app_id, &Selection::default(), cursor, 10, now_ms()).await.unwrap(),
+        (0, None),
+        "nothing after the cursor"
     );
-    assert_eq!(store.recover_failed(&ep_id, 0, now_ms()).await.unwrap(), 1);
     assert_eq!(store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().len(), 1);
 }
 
@@ -288,4 +304,98 @@ pub async fn backlog_and_heartbeat(store: Arc<dyn Store>) {
     // The health check's write: the first inserts the row, the next ones update it.
     store.check_writable(now).await.unwrap();
     store.check_writable(now + 1).await.unwrap();
+}
+
+/// Background tasks: kept, listed, held by one runner at a time, saved step by step, and
+/// cancelled by a flag a save does not undo; a replay picks by event type, state and time.
+pub async fn background_tasks(store: Arc<dyn Store>) {
+    use hookd::model::task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};
+    let (app_id, ep_id) = app_with_endpoint(&store).await;
+    let now = now_ms();
+    let task = |kind| BackgroundTask {
+        id: ids::new_id(ids::TASK),
+        app_id: app_id.clone(),
+        kind,
+        status: TaskStatus::Running,
+        selection: Selection { event_types: Some(vec!["x".into()]), ..Selection::default() },
+        queued: 0,
+        cursor: 0,
+        cancel_requested: false,
+        error: None,
+        lease_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (replay, recover) = (task(TaskKind::Replay), task(TaskKind::Recover));
+    store.insert_task(replay.clone()).await.unwrap();
+    store.insert_task(recover.clone()).await.unwrap();
+    assert_eq!(store.get_task(&replay.id).await.unwrap(), replay);
+    let recovers = TaskFilter { kind: Some(TaskKind::Recover), ..TaskFilter::default() };
+    let listed = store.list_tasks(recovers, first(10)).await.unwrap().items;
+    assert_eq!(listed, std::slice::from_ref(&recover));
+
+    let held = store.claim_task(now, now + 30_000).await.unwrap().expect("a task to take");
+    assert_eq!((held.id.as_str(), held.lease_until), (replay.id.as_str(), Some(now + 30_000)));
+    let other = store.claim_task(now, now + 30_000).await.unwrap().expect("the other task");
+    assert_eq!(other.id, recover.id);
+    assert_eq!(store.claim_task(now, now + 30_000).await.unwrap(), None, "both are held");
+    let again = store.claim_task(now + 30_000, now + 60_000).await.unwrap();
+    assert_eq!(again.map(|t| t.id), Some(replay.id.clone()), "a lapsed lease is taken over");
+
+    let cancelled = store.cancel_task(&replay.id, now).await.unwrap();
+    assert!(cancelled.cancel_requested);
+    let saved =
+        store.save_task(BackgroundTask { queued: 3, cursor: 7, ..held.clone() }).await.unwrap();
+    assert_eq!((saved.queued, saved.cursor, saved.cancel_requested), (3, 7, true));
+    let ended = BackgroundTask { status: TaskStatus::Finished, lease_until: None, ..saved };
+    store.save_task(ended).await.unwrap();
+    let after = store.cancel_task(&replay.id, now).await.unwrap();
+    assert_eq!(after.status, TaskStatus::Finished, "an ended task is left as it is");
+    let running = TaskFilter { status: Some(TaskStatus::Running), ..TaskFilter::default() };
+    assert_eq!(store.list_tasks(running, first(10)).await.unwrap().items.len(), 1);
+    assert!(matches!(
+        store.get_task("qtask_nope").await,
+        Err(hookd::store::StoreError::NotFound(_))
+    ));
+
+    // What a replay picks: failed deliveries of event type "x" (not "y", not a success).
+    let mut deliveries = Vec::new();
+    for event_type in ["x", "x", "y"] {
+        let Accepted::Created { leased, .. } = store
+            .accept_message(hookd::store::NewMessage {
+                lease: Some(now_ms() + 60_000),
+                ..message(&app_id, event_type)
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("expected a new message")
+        };
+        deliveries.extend(leased);
+    }
+    let outcomes: Vec<Outcome> = deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let next = if i == 0 { NextStep::Succeeded } else { NextStep::Failed };
+            outcome(c, next, EndpointEffect::None)
+        })
+        .collect();
+    store.record_outcomes(outcomes.into(), now_ms()).await.unwrap();
+    let of_x = |failed_only| Selection {
+        endpoint_id: Some(ep_id.clone()),
+        event_types: Some(vec!["x".into()]),
+        failed_only,
+        ..Selection::default()
+    };
+    assert_eq!(store.count_replay(&app_id, &of_x(true)).await.unwrap(), 1);
+    assert_eq!(store.count_replay(&app_id, &of_x(false)).await.unwrap(), 2, "and the success");
+    assert_eq!(store.count_replay("app_other", &of_x(false)).await.unwrap(), 0, "another app");
+    let (first_step, cursor) =
+        store.replay_step(&app_id, &of_x(false), 0, 1, now_ms()).await.unwrap();
+    assert_eq!(first_step, 1, "one at a time");
+    let rest =
+        store.replay_step(&app_id, &of_x(false), cursor.unwrap(), 1, now_ms()).await.unwrap();
+    assert_eq!(rest.0, 1);
+    assert_eq!(store.count_replay(&app_id, &of_x(false)).await.unwrap(), 0, "both queued");
 }

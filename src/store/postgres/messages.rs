@@ -212,21 +212,3 @@ pub(super) async fn resend(
     .map_err(internal)?;
     notify(tx, WORK_CHANNEL).await
 }
-
-pub(super) async fn recover_failed(
-    tx: &Transaction<'_>,
-    endpoint_id: &str,
-    since: i64,
-    now: i64,
-) -> StoreResult<usize> {
-    let changed = tx
-        .exec(
-            "UPDATE deliveries SET state = 1, next_attempt_at = $3, attempts = 0, manual = TRUE, updated_at = $3
-             WHERE endpoint_id = $1 AND state = 2 AND updated_at >= $2",
-            &[&endpoint_id, &since, &now],
-        )
-        .await
-        .map_err(internal)?;
-    notify(tx, WORK_CHANNEL).await?;
-    Ok(changed as usize)
-}

@@ -12,6 +12,7 @@ mod overview;
 mod rows;
 mod schema;
 mod sessions;
+mod tasks;
 mod util;
 
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use self::group::Group;
 use self::listen::Listeners;
 use self::util::internal;
 use crate::model::delivery::{Claim, Outcome};
+use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
@@ -265,9 +267,49 @@ impl Store for PgStore {
         in_tx!(self, relaxed = false, |tx| messages::resend(&tx, msg_id, endpoint_id, now).await?)
     }
 
-    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize> {
-        in_tx!(self, relaxed = false, |tx| messages::recover_failed(&tx, endpoint_id, since, now)
-            .await?)
+    async fn replay_step(
+        &self,
+        app_id: &str,
+        selection: &Selection,
+        cursor: i64,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<(usize, Option<i64>)> {
+        in_tx!(self, relaxed = true, |tx| {
+            tasks::replay_step(&tx, app_id, selection, cursor, limit, now).await?
+        })
+    }
+
+    async fn count_replay(&self, app_id: &str, selection: &Selection) -> StoreResult<u64> {
+        tasks::count_replay(&self.client().await?, app_id, selection).await
+    }
+
+    async fn insert_task(&self, task: BackgroundTask) -> StoreResult<()> {
+        tasks::insert(&self.client().await?, &task).await
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<BackgroundTask> {
+        tasks::find(&self.client().await?, id).await
+    }
+
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<BackgroundTask>> {
+        tasks::list(&self.client().await?, &filter, &query).await
+    }
+
+    async fn claim_task(&self, now: i64, lease_until: i64) -> StoreResult<Option<BackgroundTask>> {
+        in_tx!(self, relaxed = true, |tx| tasks::claim(&tx, now, lease_until).await?)
+    }
+
+    async fn save_task(&self, task: BackgroundTask) -> StoreResult<BackgroundTask> {
+        in_tx!(self, relaxed = true, |tx| tasks::save(&tx, &task).await?)
+    }
+
+    async fn cancel_task(&self, id: &str, now: i64) -> StoreResult<BackgroundTask> {
+        tasks::cancel(&self.client().await?, id, now).await
     }
 
     async fn claim_due_deliveries(

@@ -9,7 +9,7 @@ use crate::store::StoreResult;
 use crate::store::rows::Columns;
 
 pub(super) use crate::store::rows::{
-    app, attempt, delivery_state, endpoint, event_type, message, session,
+    app, attempt, delivery_state, endpoint, event_type, message, session, task,
 };
 
 impl Columns for Row {

@@ -133,6 +133,25 @@ CREATE TABLE heartbeat (
 -- An endpoint's payload filter (JSON; NULL: every message its event types and channels let in).
 ALTER TABLE endpoints ADD COLUMN payload_filter TEXT;
 "#,
+    r#"
+-- Background tasks (bulk replays, recoveries): run in steps by any node, from `cursor` on.
+CREATE TABLE background_tasks (
+    id               TEXT PRIMARY KEY,
+    app_id           TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    selection        TEXT NOT NULL,
+    queued           BIGINT NOT NULL,
+    cursor           BIGINT NOT NULL,
+    cancel_requested BOOLEAN NOT NULL,
+    error            TEXT,
+    lease_until      BIGINT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
+);
+CREATE INDEX background_tasks_running ON background_tasks(lease_until) WHERE status = 'running';
+CREATE INDEX background_tasks_app ON background_tasks(app_id);
+"#,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {

@@ -195,18 +195,3 @@ pub(super) fn resend(
     .map_err(internal)?;
     Ok(())
 }
-
-/// Queues again the endpoint's failed deliveries last touched at or after `since`.
-pub(super) fn recover_failed(
-    conn: &Connection,
-    endpoint_id: &str,
-    since: i64,
-    now: i64,
-) -> StoreResult<usize> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET state = 1, next_attempt_at = ?3, attempts = 0, manual = 1, updated_at = ?3
-         WHERE endpoint_id = ?1 AND state = 2 AND updated_at >= ?2",
-    )
-    .and_then(|mut s| s.execute(params![endpoint_id, since, now]))
-    .map_err(internal)
-}

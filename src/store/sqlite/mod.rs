@@ -12,6 +12,7 @@ mod pool;
 mod rows;
 mod schema;
 mod sessions;
+mod tasks;
 mod util;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 use self::checkpoint::Checkpointer;
 use self::pool::{Readers, Writer, open_connection};
 use crate::model::delivery::{Claim, Outcome};
+use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
@@ -228,9 +230,53 @@ impl Store for SqliteStore {
         self.writer.run(move |c| messages::resend(c, &msg_id, &ep, now)).await
     }
 
-    async fn recover_failed(&self, endpoint_id: &str, since: i64, now: i64) -> StoreResult<usize> {
-        let ep = endpoint_id.to_owned();
-        self.writer.run(move |c| messages::recover_failed(c, &ep, since, now)).await
+    async fn replay_step(
+        &self,
+        app_id: &str,
+        selection: &Selection,
+        cursor: i64,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<(usize, Option<i64>)> {
+        let (app_id, selection) = (app_id.to_owned(), selection.clone());
+        self.writer
+            .run_relaxed(move |c| tasks::replay_step(c, &app_id, &selection, cursor, limit, now))
+            .await
+    }
+
+    async fn count_replay(&self, app_id: &str, selection: &Selection) -> StoreResult<u64> {
+        let (app_id, selection) = (app_id.to_owned(), selection.clone());
+        self.readers.run(move |c| tasks::count_replay(c, &app_id, &selection)).await
+    }
+
+    async fn insert_task(&self, task: BackgroundTask) -> StoreResult<()> {
+        self.writer.run(move |c| tasks::insert(c, &task)).await
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<BackgroundTask> {
+        let id = id.to_owned();
+        self.readers.run(move |c| tasks::find(c, &id)).await
+    }
+
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        query: ListQuery,
+    ) -> StoreResult<Page<BackgroundTask>> {
+        self.readers.run(move |c| tasks::list(c, &filter, &query)).await
+    }
+
+    async fn claim_task(&self, now: i64, lease_until: i64) -> StoreResult<Option<BackgroundTask>> {
+        self.writer.run_relaxed(move |c| tasks::claim(c, now, lease_until)).await
+    }
+
+    async fn save_task(&self, task: BackgroundTask) -> StoreResult<BackgroundTask> {
+        self.writer.run_relaxed(move |c| tasks::save(c, &task)).await
+    }
+
+    async fn cancel_task(&self, id: &str, now: i64) -> StoreResult<BackgroundTask> {
+        let id = id.to_owned();
+        self.writer.run(move |c| tasks::cancel(c, &id, now)).await
     }
 
     async fn claim_due_deliveries(

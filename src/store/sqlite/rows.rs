@@ -39,4 +39,5 @@ mappers! {
     attempt -> crate::model::Attempt,
     delivery_state -> crate::model::DeliveryState,
     session -> crate::model::Session,
+    task -> crate::model::task::BackgroundTask,
 }

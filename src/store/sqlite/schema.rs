@@ -135,6 +135,25 @@ CREATE TABLE heartbeat (
 -- An endpoint's payload filter (JSON; NULL: every message its event types and channels let in).
 ALTER TABLE endpoints ADD COLUMN payload_filter TEXT;
 "#,
+    r#"
+-- Background tasks (bulk replays, recoveries): run in steps by any node, from `cursor` on.
+CREATE TABLE background_tasks (
+    id               TEXT PRIMARY KEY,
+    app_id           TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    selection        TEXT NOT NULL,
+    queued           INTEGER NOT NULL,
+    cursor           INTEGER NOT NULL,
+    cancel_requested INTEGER NOT NULL,
+    error            TEXT,
+    lease_until      INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX background_tasks_running ON background_tasks(lease_until) WHERE status = 'running';
+CREATE INDEX background_tasks_app ON background_tasks(app_id);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

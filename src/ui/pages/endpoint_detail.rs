@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::{Chrome, Pager, back, endpoint_for, page_query, render, when};
-use crate::manage::{deliveries, endpoints};
+use crate::manage::{deliveries, endpoints, tasks};
 use crate::model::time::now_ms;
 use crate::model::{Application, Attempt, Endpoint, Message, TriggerType};
 use crate::ui::UiState;
@@ -81,11 +81,7 @@ async fn detail(
     query: Fields,
 ) -> UiResult<Response> {
     let (app, ep) = endpoint_for(&state, &viewer, &key, &ep_key).await?;
-    let mut chrome = Chrome::new(&viewer, "Endpoint").in_app(&app, "endpoints").notice_from(&query);
-    if let Some(count) = query.opt("recovered") {
-        let count: usize = count.parse().map_err(|_| super::bad_field("recovered"))?;
-        chrome.notice = Some(format!("{count} failed deliveries queued again."));
-    }
+    let chrome = Chrome::new(&viewer, "Endpoint").in_app(&app, "endpoints").notice_from(&query);
     let page = state.store.list_attempts_by_endpoint(&ep.id, page_query(&query)).await?;
     let pager = Pager::new(&query, page.items.last().map(|a| a.id.as_str()), page.has_more);
     let mut attempts = Vec::with_capacity(page.items.len());
@@ -146,8 +142,8 @@ async fn recover(
     let (app, ep) = endpoint_for(&state, &form.viewer, &key, &ep_key).await?;
     let since = local_time(form.fields.get("since"), form.fields.get("tz"))
         .ok_or_else(|| UiError::BadRequest("choose the date and time to recover from".into()))?;
-    let count = deliveries::recover(state.store.as_ref(), &state.ingest, &ep, since).await?;
-    back(format!("/apps/{}/endpoints/{}?recovered={count}", app.id, ep.id))
+    tasks::recover(state.store.as_ref(), &state.ingest, &ep, since, None).await?;
+    back(format!("/apps/{}/endpoints/{}?done=recovering", app.id, ep.id))
 }
 
 /// A `datetime-local` value (`2026-12-01T09:30`) at an offset of `tz_minutes` behind UTC.

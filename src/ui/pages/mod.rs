@@ -80,6 +80,10 @@ impl Chrome {
             "enabled" => Some("Enabled.".into()),
             "disabled" => Some("Disabled.".into()),
             "resent" => Some("Queued to be sent again.".into()),
+            "recovering" => Some(
+                "Recovery started: the failed deliveries queued again appear below as they are sent."
+                    .into(),
+            ),
             "rotated" => Some(
                 "The secret was rotated; the old one keeps signing for the grace period.".into(),
             ),
