@@ -97,6 +97,9 @@ impl ErrorCode {
     }
 }
 
+/// What a 503 tells a client to wait before it tries again, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An error on its way to becoming a JSON response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -160,6 +163,13 @@ impl IntoResponse for ApiError {
                 let detail = "internal error; see the server log";
                 (self.code.status(), Json(ErrorBody { code, detail })).into_response()
             }
+            ErrorCode::Unavailable => {
+                // A passing condition (a full disk, the database restarting): say when to
+                // try again, as RFC 9110 has it for 503.
+                let retry = [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS)];
+                let body = Json(ErrorBody { code, detail: &self.detail });
+                (self.code.status(), retry, body).into_response()
+            }
             _ => {
                 (self.code.status(), Json(ErrorBody { code, detail: &self.detail })).into_response()
             }
@@ -177,6 +187,7 @@ impl From<StoreError> for ApiError {
                 format!("a message with eventId {id:?} was already accepted for this application"),
             ),
             StoreError::Internal(detail) => Self::new(ErrorCode::Internal, detail),
+            StoreError::Unavailable(detail) => Self::new(ErrorCode::Unavailable, detail),
         }
     }
 }
@@ -199,6 +210,8 @@ pub enum DomainError {
     DuplicateEventId(String),
     /// A fault inside hookd; the text is for the log.
     Internal(String),
+    /// The store cannot take writes for now (a full disk, the database down): try again.
+    Unavailable(String),
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
@@ -217,9 +230,11 @@ impl std::fmt::Display for DomainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Invalid { detail, .. } => f.write_str(detail),
-            Self::BadRequest(d) | Self::NotFound(d) | Self::Conflict(d) | Self::Internal(d) => {
-                f.write_str(d)
-            }
+            Self::BadRequest(d)
+            | Self::NotFound(d)
+            | Self::Conflict(d)
+            | Self::Internal(d)
+            | Self::Unavailable(d) => f.write_str(d),
             Self::DuplicateEventId(id) => write!(f, "duplicate eventId {id}"),
         }
     }
@@ -232,6 +247,7 @@ impl From<StoreError> for DomainError {
             StoreError::Conflict(detail) => Self::Conflict(detail),
             StoreError::DuplicateEventId(id) => Self::DuplicateEventId(id),
             StoreError::Internal(detail) => Self::Internal(detail),
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
         }
     }
 }
@@ -245,6 +261,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(detail) => Self::new(ErrorCode::Conflict, detail),
             DomainError::DuplicateEventId(id) => Self::from(StoreError::DuplicateEventId(id)),
             DomainError::Internal(detail) => Self::new(ErrorCode::Internal, detail),
+            DomainError::Unavailable(detail) => Self::new(ErrorCode::Unavailable, detail),
         }
     }
 }

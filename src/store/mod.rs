@@ -32,13 +32,31 @@ pub enum StoreError {
     DuplicateEventId(String),
     /// The database failed; the text is for the log, not the client.
     Internal(String),
+    /// The database cannot take writes for now (its disk is full): nothing was stored, and
+    /// the same request may succeed later.
+    Unavailable(String),
+}
+
+/// SQLite's words for `SQLITE_FULL`, which every layer above passes on as text.
+const DISK_FULL: &str = "database or disk is full";
+
+impl StoreError {
+    /// An internal failure whose cause is a full disk becomes [`StoreError::Unavailable`].
+    pub fn or_unavailable(self) -> Self {
+        match self {
+            Self::Internal(why) if why.contains(DISK_FULL) || why.contains("No space left") => {
+                Self::Unavailable(format!("the disk is full, nothing was stored: {why}"))
+            }
+            other => other,
+        }
+    }
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotFound(what) => write!(f, "{what} not found"),
-            Self::Conflict(d) | Self::Internal(d) => f.write_str(d),
+            Self::Conflict(d) | Self::Internal(d) | Self::Unavailable(d) => f.write_str(d),
             Self::DuplicateEventId(id) => write!(f, "duplicate eventId {id}"),
         }
     }

@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod delivery;
 mod delivery_failures;
+mod disk_full;
 mod ed25519;
 mod endpoints;
 mod errors;

@@ -55,9 +55,12 @@ pub(super) fn backlog(conn: &Connection, now: i64) -> StoreResult<Backlog> {
 }
 
 /// Writes the heartbeat row; called in a durable commit, so success means the disk took it.
+/// Proves the store takes writes: one row, with 16 KiB of filler (see the schema), committed
+/// like a message.
 pub(super) fn heartbeat(conn: &Connection, now: i64) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        "INSERT INTO heartbeat (id, at, room) VALUES (1, ?, zeroblob(16384))
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, room = excluded.room",
     )
     .and_then(|mut stmt| stmt.execute([now]))
     .map(drop)

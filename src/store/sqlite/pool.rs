@@ -69,7 +69,8 @@ where
             (Err(why), _) => Err(StoreError::Internal(why)),
             (Ok(()), None) => Err(internal("the job never ran")),
         };
-        let _ = self.reply.send(result);
+        // A full disk is told apart, so the client hears 503 (try again), not 500.
+        let _ = self.reply.send(result.map_err(StoreError::or_unavailable));
     }
 }
 

@@ -154,6 +154,11 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_running ON background_tasks(lease_until) WHERE status = 'running';
 CREATE INDEX background_tasks_app ON background_tasks(app_id);
 "#,
+    r#"
+-- The health check's write carries this much filler, so it needs the room a message needs:
+-- on a full disk a write of one small row may still fit where a message does not.
+ALTER TABLE heartbeat ADD COLUMN room BLOB;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
