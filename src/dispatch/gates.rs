@@ -1,26 +1,79 @@
-//! Per-endpoint limits: requests in flight, and pacing to the endpoint's `throttleRate`.
-//! One slow receiver fills its own gate, not the dispatcher.
+//! Per-endpoint limits: requests in flight within the endpoint's adaptive window, its pause
+//! after an overload ([`super::pacing`]), and pacing to its `throttleRate`. One slow or
+//! overloaded receiver fills its own gate, not the dispatcher.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::pacing::{Pacing, Signal, Wait};
+
 pub struct Gate {
-    slots: Semaphore,
+    pacing: Mutex<Pacing>,
+    /// Told when a request finishes, so a waiting claim looks again (a pause's end wakes
+    /// the claims that wait for it by their own timers).
+    changed: Notify,
     /// Claims admitted to this gate and not finished: in flight plus waiting.
     admitted: AtomicUsize,
     /// The earliest time the next request may start, when the endpoint is throttled.
     next_start: Mutex<Option<Instant>>,
 }
 
+/// A request's place in its endpoint's window, held while it is in flight.
+pub struct Slot<'a> {
+    gate: &'a Gate,
+    epoch: u64,
+    finished: bool,
+}
+
+impl Slot<'_> {
+    /// The request is over; `signal` is what its answer says about the receiver's load.
+    pub fn finish(mut self, signal: Signal) {
+        self.finished = true;
+        self.gate.finished(self.epoch, signal);
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.gate.finished(self.epoch, Signal::Neutral);
+        }
+    }
+}
+
 impl Gate {
-    /// Waits for a free slot, then for the endpoint's pace (`rate` messages per second).
-    pub async fn enter(&self, rate: Option<u32>) -> Option<SemaphorePermit<'_>> {
-        let permit = self.slots.acquire().await.ok()?;
+    fn new(per_endpoint: usize) -> Self {
+        Self {
+            pacing: Mutex::new(Pacing::new(per_endpoint)),
+            changed: Notify::new(),
+            admitted: AtomicUsize::new(0),
+            next_start: Mutex::new(None),
+        }
+    }
+
+    /// Waits for room in the window and the end of any pause, then for the endpoint's pace
+    /// (`rate` messages per second).
+    pub async fn enter(&self, rate: Option<u32>) -> Option<Slot<'_>> {
+        let epoch = loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable(); // registered before looking, so no wake-up is missed
+            let started = self.pacing().try_start(Instant::now());
+            match started {
+                Ok(epoch) => break epoch,
+                Err(Wait::Until(until)) => tokio::select! {
+                    () = tokio::time::sleep_until(until) => {}
+                    () = changed => {}
+                },
+                Err(Wait::Slot) => changed.await,
+            }
+        };
+        let slot = Slot { gate: self, epoch, finished: false };
         if let Some(rate) = rate.filter(|r| *r > 0) {
             let start = {
                 let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
@@ -30,14 +83,35 @@ impl Gate {
             };
             tokio::time::sleep_until(start).await;
         }
-        Some(permit)
+        Some(slot)
+    }
+
+    /// Frees the slot: one waiting claim may take it (two if the window grew meanwhile).
+    fn finished(&self, epoch: u64, signal: Signal) {
+        let grew = {
+            let mut pacing = self.pacing();
+            let before = pacing.window();
+            pacing.finished(epoch, signal, Instant::now());
+            pacing.window() > before
+        };
+        self.changed.notify_one();
+        if grew {
+            self.changed.notify_one();
+        }
+    }
+
+    fn pacing(&self) -> MutexGuard<'_, Pacing> {
+        self.pacing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether nothing holds or awaits this gate and no pacing is pending, so forgetting it
     /// changes nothing.
     fn is_idle(&self) -> bool {
         let paced = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
-        self.admitted.load(Ordering::Relaxed) == 0 && paced.is_none_or(|at| at <= Instant::now())
+        let now = Instant::now();
+        self.admitted.load(Ordering::Relaxed) == 0
+            && paced.is_none_or(|at| at <= now)
+            && self.pacing().is_idle(now)
     }
 }
 
@@ -60,13 +134,7 @@ impl Gates {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         let gate = gates
             .entry(endpoint_id.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Gate {
-                    slots: Semaphore::new(self.per_endpoint),
-                    admitted: AtomicUsize::new(0),
-                    next_start: Mutex::new(None),
-                })
-            })
+            .or_insert_with(|| Arc::new(Gate::new(self.per_endpoint)))
             .clone();
         let admitted = gate.admitted.fetch_add(1, Ordering::Relaxed);
         if admitted >= self.per_endpoint + self.backlog {

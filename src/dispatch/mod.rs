@@ -6,6 +6,7 @@
 
 mod client;
 mod gates;
+mod pacing;
 mod recorder;
 pub mod schedule;
 mod send;
@@ -398,8 +399,8 @@ impl Dispatcher {
 /// Once a request has started it runs to the end, bounded by the request timeout, or until
 /// the grace period after shutdown is over; then the claim is given back.
 async fn deliver(sender: &Sender, claim: &Claim, gate: &Gate, running: &Running) -> Outcome {
-    let permit = tokio::select! {
-        permit = gate.enter(claim.endpoint.throttle_rate) => permit,
+    let slot = tokio::select! {
+        slot = gate.enter(claim.endpoint.throttle_rate) => slot,
         _ = running.shutdown.cancelled() => None,
     };
     let lease_left = claim.lease - sender.timing.now_ms();
@@ -407,9 +408,12 @@ async fn deliver(sender: &Sender, claim: &Claim, gate: &Gate, running: &Running)
         running.shutdown.cancelled().await;
         tokio::time::sleep(running.grace).await;
     };
-    match permit {
-        Some(_permit) if lease_left > sender.timeout.as_millis() as i64 => tokio::select! {
-            outcome = sender.attempt(claim) => outcome,
+    match slot {
+        Some(slot) if lease_left > sender.timeout.as_millis() as i64 => tokio::select! {
+            (outcome, signal) = sender.attempt(claim) => {
+                slot.finish(signal);
+                outcome
+            }
             () = grace_over => release(claim, sender.timing.now_ms()),
         },
         _ => release(claim, sender.timing.now_ms()),

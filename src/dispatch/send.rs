@@ -10,6 +10,7 @@ use hyper::Request;
 
 use super::Timing;
 use super::client::{self, HttpClient};
+use super::pacing::Signal;
 use super::schedule::{self, Verdict};
 use crate::metrics::{Metrics, StatusClass};
 use crate::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
@@ -77,7 +78,9 @@ impl Sender {
         profile::render(delivery, self.base_headers(), &self.default_headers, self.max_body)
     }
 
-    pub async fn attempt(&self, claim: &Claim) -> Outcome {
+    /// Makes the attempt; answers its outcome and what the answer says about the receiver's
+    /// load (for the endpoint's pacing).
+    pub async fn attempt(&self, claim: &Claim) -> (Outcome, Signal) {
         let started = Instant::now();
         let now = self.timing.now_ms();
         let ep = &claim.endpoint;
@@ -91,10 +94,11 @@ impl Sender {
             StatusClass::Refused => Verdict::Final,
             _ => schedule::classify(response.status, |s| profile::is_final_status(ep, s)),
         };
-        let class = response.class;
-        let outcome = self.outcome(claim, now, started.elapsed(), response, verdict);
+        let (class, took) = (response.class, started.elapsed());
+        let signal = Signal::of(response.status, class, response.retry_after, took);
+        let outcome = self.outcome(claim, now, took, response, verdict);
         self.count(claim, &outcome, class, now);
-        outcome
+        (outcome, signal)
     }
 
     /// The attempt in the metrics, and in the log when it failed.

@@ -26,6 +26,7 @@ mod messages;
 mod openapi;
 mod operational;
 mod operations;
+mod pacing;
 mod portal;
 mod profiles;
 mod receiver;

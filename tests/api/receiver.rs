@@ -64,6 +64,11 @@ struct Inner {
     arrived: Notify,
     /// While true, requests are recorded but not answered.
     held: tokio::sync::watch::Sender<bool>,
+    /// A receiver of fixed capacity: above this many requests at once it answers 503.
+    capacity: Mutex<Option<(usize, Duration)>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Each request's status, in the order they were answered.
+    answered: Mutex<Vec<u16>>,
 }
 
 #[derive(Clone)]
@@ -98,6 +103,17 @@ impl Receiver {
         self.inner.held.send_replace(false);
     }
 
+    /// Takes `max` requests at once, each for `work`; above that answers 503 at once (as a
+    /// receiver behind a small worker pool does). Replaces the script.
+    pub fn capacity(&self, max: usize, work: Duration) {
+        *self.inner.capacity.lock().unwrap() = Some((max, work));
+    }
+
+    /// The status of every request answered so far, in order.
+    pub fn answered(&self) -> Vec<u16> {
+        self.inner.answered.lock().unwrap().clone()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().unwrap().clone()
     }
@@ -124,6 +140,25 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    use std::sync::atomic::Ordering;
+    let capacity = *inner.capacity.lock().unwrap();
+    if let Some((max, work)) = capacity {
+        inner.received.lock().unwrap().push(Received {
+            uri: uri.to_string(),
+            headers,
+            body,
+            at: Instant::now(),
+        });
+        inner.arrived.notify_waiters();
+        let busy = inner.in_flight.fetch_add(1, Ordering::SeqCst) >= max;
+        let status = if busy { 503 } else { 200 };
+        if !busy {
+            tokio::time::sleep(work).await;
+        }
+        inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        inner.answered.lock().unwrap().push(status);
+        return StatusCode::from_u16(status).unwrap().into_response();
+    }
     let mut held = inner.held.subscribe();
     let reply = {
         let uri = uri.to_string();
