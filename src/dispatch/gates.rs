@@ -14,6 +14,8 @@ use super::pacing::{Pacing, Signal, Wait};
 
 pub struct Gate {
     pacing: Mutex<Pacing>,
+    /// The nodes sharing the database, among which the window's top and the rate are shared.
+    nodes: Arc<AtomicUsize>,
     /// Told when a request finishes, so a waiting claim looks again (a pause's end wakes
     /// the claims that wait for it by their own timers).
     changed: Notify,
@@ -47,9 +49,10 @@ impl Drop for Slot<'_> {
 }
 
 impl Gate {
-    fn new(per_endpoint: usize) -> Self {
+    fn new(per_endpoint: usize, nodes: Arc<AtomicUsize>) -> Self {
         Self {
             pacing: Mutex::new(Pacing::new(per_endpoint)),
+            nodes,
             changed: Notify::new(),
             admitted: AtomicUsize::new(0),
             next_start: Mutex::new(None),
@@ -57,13 +60,15 @@ impl Gate {
     }
 
     /// Waits for room in the window and the end of any pause, then for the endpoint's pace
-    /// (`rate` messages per second).
+    /// (`rate` messages per second). With N nodes alive, this node takes 1/N of the window's
+    /// top and of the rate, so the nodes together stay within both (decision 0014).
     pub async fn enter(&self, rate: Option<u32>) -> Option<Slot<'_>> {
+        let nodes = self.nodes.load(Ordering::Relaxed).max(1);
         let epoch = loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable(); // registered before looking, so no wake-up is missed
-            let started = self.pacing().try_start(Instant::now());
+            let started = self.pacing().try_start(Instant::now(), nodes);
             match started {
                 Ok(epoch) => break epoch,
                 Err(Wait::Until(until)) => tokio::select! {
@@ -78,7 +83,7 @@ impl Gate {
             let start = {
                 let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
                 let start = next.map_or_else(Instant::now, |n| n.max(Instant::now()));
-                *next = Some(start + Duration::from_secs(1) / rate);
+                *next = Some(start + Duration::from_secs(nodes as u64) / rate);
                 start
             };
             tokio::time::sleep_until(start).await;
@@ -118,6 +123,8 @@ impl Gate {
 /// All endpoints' gates, created on first use.
 pub struct Gates {
     per_endpoint: usize,
+    /// Nodes alive, as the dispatcher last counted them (1 on SQLite).
+    nodes: Arc<AtomicUsize>,
     /// Claims one endpoint may hold beyond those in flight (three times as many); more are
     /// handed back for later, so one endpoint cannot hold all of a node's claims.
     backlog: usize,
@@ -126,7 +133,8 @@ pub struct Gates {
 
 impl Gates {
     pub fn new(per_endpoint: usize) -> Self {
-        Self { per_endpoint, backlog: 3 * per_endpoint, gates: Mutex::new(HashMap::new()) }
+        let nodes = Arc::new(AtomicUsize::new(1));
+        Self { per_endpoint, nodes, backlog: 3 * per_endpoint, gates: Mutex::new(HashMap::new()) }
     }
 
     /// The endpoint's gate, if it can take one more claim now.
@@ -134,7 +142,7 @@ impl Gates {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         let gate = gates
             .entry(endpoint_id.to_owned())
-            .or_insert_with(|| Arc::new(Gate::new(self.per_endpoint)))
+            .or_insert_with(|| Arc::new(Gate::new(self.per_endpoint, self.nodes.clone())))
             .clone();
         let admitted = gate.admitted.fetch_add(1, Ordering::Relaxed);
         if admitted >= self.per_endpoint + self.backlog {
@@ -154,6 +162,11 @@ impl Gates {
                 gates.remove(endpoint_id);
             }
         }
+    }
+
+    /// The nodes alive now (at least 1), which share every endpoint's window and rate.
+    pub fn set_nodes(&self, nodes: usize) {
+        self.nodes.store(nodes.max(1), Ordering::Relaxed);
     }
 
     /// How many endpoints have a gate now.

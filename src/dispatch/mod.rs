@@ -42,6 +42,8 @@ const PURGE_BATCH: usize = 1_000;
 const BUSY_DELAY_MS: i64 = 250;
 /// Longest idle sleep; also how often expired leases are looked for.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
+/// A node not seen for this long no longer takes a share of each endpoint's window and rate.
+const NODE_ALIVE_MS: i64 = 3_000;
 
 /// The time and the chance delivery works from: the system's in production; in tests a
 /// clock that can be moved forward and a fixed jitter, so retries are exact and instant.
@@ -72,6 +74,8 @@ pub struct Dispatcher {
     /// When to look for claims handed back because their endpoint was saturated.
     recheck_at: std::sync::Mutex<Option<Instant>>,
     retention_ms: i64,
+    /// This node, as the other nodes on the database count it.
+    node_id: String,
 }
 
 /// What ingestion (and the API) hold of the dispatcher: a way to hand over freshly leased
@@ -228,6 +232,7 @@ impl Dispatcher {
             handed_over,
             recheck_at: std::sync::Mutex::new(None),
             retention_ms: server.retention.as_millis() as i64,
+            node_id: crate::model::ids::new_id("node_"),
         };
         (dispatcher, handle)
     }
@@ -376,9 +381,14 @@ impl Dispatcher {
         }
     }
 
-    /// Once a second: give expired leases back. Once a minute (on average, and on one
+    /// Once a second: count the nodes alive (each takes its share of every endpoint's window
+    /// and rate), give expired leases back. Once a minute (on average, and on one
     /// PostgreSQL node at a time): purge messages past their retention.
     async fn maintain(&self, now: i64) {
+        match self.store.count_nodes(&self.node_id, now, now - NODE_ALIVE_MS).await {
+            Ok(nodes) => self.gates.set_nodes(nodes),
+            Err(e) => tracing::warn!(error = %e, "counting the nodes alive failed"),
+        }
         match self.store.expire_leases(now).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "re-queued deliveries whose lease expired"),

@@ -70,7 +70,8 @@ pub enum Wait {
     Slot,
 }
 
-/// An endpoint's window and pause. Not shared between nodes (see decision 0014).
+/// An endpoint's window and pause on this node; the window's top is shared among the nodes
+/// alive (see decision 0014).
 #[derive(Debug)]
 pub struct Pacing {
     max: usize,
@@ -99,13 +100,14 @@ impl Pacing {
         }
     }
 
-    /// Starts a request if the endpoint is not paused and its window has room; answers the
-    /// epoch to pass to [`Pacing::finished`].
-    pub fn try_start(&mut self, now: Instant) -> Result<u64, Wait> {
+    /// Starts a request if the endpoint is not paused and its window has room, the window's
+    /// top being shared among `nodes`; answers the epoch to pass to [`Pacing::finished`].
+    pub fn try_start(&mut self, now: Instant, nodes: usize) -> Result<u64, Wait> {
         if let Some(until) = self.paused_until.filter(|until| *until > now) {
             return Err(Wait::Until(until));
         }
-        if self.in_flight >= self.window {
+        let share = (self.max / nodes.max(1)).max(1);
+        if self.in_flight >= self.window.min(share) {
             return Err(Wait::Slot);
         }
         self.in_flight += 1;
@@ -169,27 +171,27 @@ mod tests {
     fn a_burst_of_refusals_halves_the_window_once_and_pauses() {
         let now = Instant::now();
         let mut p = Pacing::new(32);
-        let epochs: Vec<u64> = (0..32).map(|_| p.try_start(now).unwrap()).collect();
-        assert_eq!(p.try_start(now), Err(Wait::Slot), "the window is full");
+        let epochs: Vec<u64> = (0..32).map(|_| p.try_start(now, 1).unwrap()).collect();
+        assert_eq!(p.try_start(now, 1), Err(Wait::Slot), "the window is full");
         for epoch in epochs {
             p.finished(epoch, OVERLOADED, now);
         }
         assert_eq!(p.window(), 16, "halved once for the whole burst");
-        assert_eq!(p.try_start(now), Err(Wait::Until(now + BACK_OFF)));
-        assert!(p.try_start(now + BACK_OFF).is_ok(), "the pause is over");
+        assert_eq!(p.try_start(now, 1), Err(Wait::Until(now + BACK_OFF)));
+        assert!(p.try_start(now + BACK_OFF, 1).is_ok(), "the pause is over");
     }
 
     #[test]
     fn retry_after_pauses_for_as_long_as_asked_within_the_bound() {
         let now = Instant::now();
         let mut p = Pacing::new(4);
-        let e = p.try_start(now).unwrap();
+        let e = p.try_start(now, 1).unwrap();
         p.finished(e, Signal::Overloaded { retry_after: Some(Duration::from_secs(2)) }, now);
-        assert_eq!(p.try_start(now), Err(Wait::Until(now + Duration::from_secs(2))));
-        let e = p.try_start(now + Duration::from_secs(2)).unwrap();
+        assert_eq!(p.try_start(now, 1), Err(Wait::Until(now + Duration::from_secs(2))));
+        let e = p.try_start(now + Duration::from_secs(2), 1).unwrap();
         let later = now + Duration::from_secs(2);
         p.finished(e, Signal::Overloaded { retry_after: Some(Duration::from_secs(3600)) }, later);
-        assert_eq!(p.try_start(later), Err(Wait::Until(later + MAX_PAUSE)));
+        assert_eq!(p.try_start(later, 1), Err(Wait::Until(later + MAX_PAUSE)));
     }
 
     #[test]
@@ -197,13 +199,13 @@ mod tests {
         let later = Instant::now() + MAX_PAUSE;
         let mut p = Pacing::new(32);
         p.window = 8;
-        let e = p.try_start(later).unwrap();
+        let e = p.try_start(later, 1).unwrap();
         p.finished(e, OVERLOADED, Instant::now());
         assert_eq!(p.window(), 4, "overloaded at 8");
         let succeed_until = |p: &mut Pacing, window: usize| {
             let mut n = 0;
             while p.window() < window {
-                let e = p.try_start(later).unwrap();
+                let e = p.try_start(later, 1).unwrap();
                 p.finished(e, FAST, later);
                 n += 1;
             }
@@ -211,7 +213,7 @@ mod tests {
         };
         assert_eq!(succeed_until(&mut p, 7), 4 + 5 + 6, "a window's worth of successes each");
         assert_eq!(succeed_until(&mut p, 8), 7 * PROBE_AFTER, "probing the overload is rare");
-        let e = p.try_start(later).unwrap();
+        let e = p.try_start(later, 1).unwrap();
         p.finished(e, Signal::Answered { took: SLOW }, later);
         assert_eq!(p.successes, 0, "a slow answer does not count");
     }

@@ -294,6 +294,10 @@ pub trait Store: Send + Sync + 'static {
     /// writes (a full or read-only disk, a database that is down).
     async fn check_writable(&self, now: i64) -> StoreResult<()>;
 
+    /// Says node `node_id` is alive at `now` and answers how many nodes (itself included)
+    /// were seen since `live_after`: each endpoint's window and rate are shared among them.
+    async fn count_nodes(&self, node_id: &str, now: i64, live_after: i64) -> StoreResult<usize>;
+
     /// The dashboard's figures: messages accepted and deliveries finished since `since`
     /// (ms), deliveries pending now.
     async fn overview(&self, since: i64) -> StoreResult<Overview>;

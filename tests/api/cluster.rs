@@ -93,3 +93,32 @@ async fn three_nodes_one_killed_nothing_lost() {
         acked.len()
     );
 }
+
+/// Two nodes share an endpoint's `throttleRate`: each counts the nodes alive (once a second)
+/// and paces to its share, so the receiver sees the rate, not twice it.
+#[tokio::test]
+async fn two_nodes_share_an_endpoints_rate() {
+    let Some(pg) = pg_schema().await else { return };
+    let receiver = Receiver::start().await;
+    let env = [("HOOKD_DATABASE_URL", pg.url.as_str()), ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")];
+    let dirs = [TempDir::new(), TempDir::new()];
+    let (a, b) = tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
+    let apis = [a.api.clone(), b.api.clone()];
+    let app = json!({"name": "a", "uid": "a"}).to_string();
+    apis[0].call(Method::POST, "/api/v1/app", Some(app)).await;
+    let endpoint = json!({"url": receiver.url, "throttleRate": 20}).to_string();
+    apis[0].call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
+    // Each node has counted the other (they look once a second).
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for i in 0..120 {
+        let body = json!({"eventType": "t", "payload": {"i": i}}).to_string();
+        let (status, _) = apis[i % 2].call(Method::POST, "/api/v1/app/a/msg", Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let got = receiver.wait_for(120).await;
+    let mut at: Vec<_> = got.iter().map(|r| r.at).collect();
+    at.sort();
+    let rate = 100.0 / at[110].duration_since(at[10]).as_secs_f64();
+    assert!((18.0..=22.0).contains(&rate), "{rate:.1} requests a second from two nodes, not 20");
+    drop((a, b));
+}

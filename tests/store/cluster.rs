@@ -69,3 +69,19 @@ async fn each_node_sees_the_others_catalog_changes() {
     b.insert_endpoint(endpoint(&application.id, "three")).await.unwrap();
     converges(&a, &["three"], "endpoint three created on B").await;
 }
+
+/// The nodes alive on one database, as each dispatcher counts them (SQLite: always one).
+#[tokio::test]
+async fn nodes_are_counted_while_they_are_seen() {
+    let Some(schema) = crate::common::pg_schema().await else { return };
+    let store = PgStore::open(&schema.url).await.expect("open");
+    let now = hookd::model::time::now_ms();
+    assert_eq!(store.count_nodes("node_a", now, now - 3_000).await.unwrap(), 1, "alone");
+    assert_eq!(store.count_nodes("node_b", now, now - 3_000).await.unwrap(), 2);
+    let later = now + 5_000;
+    assert_eq!(
+        store.count_nodes("node_a", later, later - 3_000).await.unwrap(),
+        1,
+        "node_b was not seen for 5 s"
+    );
+}

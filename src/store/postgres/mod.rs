@@ -361,6 +361,11 @@ impl Store for PgStore {
         overview::heartbeat(&self.client().await?, now).await
     }
 
+    async fn count_nodes(&self, node_id: &str, now: i64, live_after: i64) -> StoreResult<usize> {
+        in_tx!(self, relaxed = true, |tx| overview::count_nodes(&tx, node_id, now, live_after)
+            .await?)
+    }
+
     async fn overview(&self, since: i64) -> StoreResult<Overview> {
         overview::overview(&self.client().await?, since).await
     }

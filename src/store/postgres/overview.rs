@@ -43,6 +43,35 @@ pub(super) async fn backlog(c: &impl GenericClient, now: i64) -> StoreResult<Bac
     Ok(Backlog { due: get(0)?, scheduled: get(1)? })
 }
 
+/// Marks the node alive, forgets nodes gone for an hour, and counts those seen since
+/// `live_after`.
+pub(super) async fn count_nodes(
+    c: &impl GenericClient,
+    node_id: &str,
+    now: i64,
+    live_after: i64,
+) -> StoreResult<usize> {
+    c.exec(
+        "INSERT INTO nodes (id, seen_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        &[&node_id, &now],
+    )
+    .await
+    .map_err(internal)?;
+    c.exec("DELETE FROM nodes WHERE seen_at < $1", &[&(now - 3_600_000)])
+        .await
+        .map_err(internal)?;
+    let row = c
+        .opt_row(
+            "SELECT COUNT(*) FROM nodes WHERE seen_at >= $1 OR id = $2",
+            &[&live_after, &node_id],
+        )
+        .await
+        .map_err(internal)?;
+    let count: i64 = row.map(|r| r.try_get(0)).transpose().map_err(internal)?.unwrap_or(1);
+    Ok(count.max(1) as usize)
+}
+
 /// Writes the heartbeat row, committed with `synchronous_commit` on: success means the WAL
 /// reached the disk.
 pub(super) async fn heartbeat(c: &impl GenericClient, now: i64) -> StoreResult<()> {

@@ -152,6 +152,14 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_running ON background_tasks(lease_until) WHERE status = 'running';
 CREATE INDEX background_tasks_app ON background_tasks(app_id);
 "#,
+    r#"
+-- The nodes sharing this database, each marked alive once a second by its dispatcher: every
+-- endpoint's window and rate are shared among those alive.
+CREATE TABLE nodes (
+    id       TEXT PRIMARY KEY,
+    seen_at  BIGINT NOT NULL
+);
+"#,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {

@@ -325,6 +325,11 @@ impl Store for SqliteStore {
         self.writer.run(move |c| overview::heartbeat(c, now)).await
     }
 
+    /// One process owns the file (its writer thread), so a node is always alone.
+    async fn count_nodes(&self, _node_id: &str, _now: i64, _live_after: i64) -> StoreResult<usize> {
+        Ok(1)
+    }
+
     async fn overview(&self, since: i64) -> StoreResult<Overview> {
         self.readers.run(move |c| overview::overview(c, since)).await
     }
