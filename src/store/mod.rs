@@ -187,6 +187,10 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_app(&self, key: &str, app: Application) -> StoreResult<(Application, bool)>;
     /// Deletes the application with its endpoints, messages, deliveries and attempts.
     async fn delete_app(&self, id: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` of the application's messages, with their deliveries and
+    /// attempts; answers how many. Deleting an application calls this until it answers 0,
+    /// so no one transaction holds up every other write for long.
+    async fn delete_app_messages(&self, app_id: &str, limit: usize) -> StoreResult<usize>;
 
     async fn insert_event_type(&self, event_type: EventType) -> StoreResult<EventType>;
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType>;

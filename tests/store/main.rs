@@ -42,6 +42,7 @@ conformance! {
     crate::messages::only_endpoint_ignores_filters => only_endpoint_ignores_filters,
     crate::messages::payload_filters_apply_at_fan_out => payload_filters_apply_at_fan_out,
     crate::messages::concurrent_accepts_answer_each_message => concurrent_accepts_answer_each_message,
+    crate::messages::app_messages_are_deleted_in_batches => app_messages_are_deleted_in_batches,
     crate::delivery::claim_record_and_retry => claim_record_and_retry,
     crate::delivery::leases_expire_and_stale_outcomes_are_ignored => leases_expire_and_stale_outcomes_are_ignored,
     crate::delivery::leased_on_accept_resend_and_recover => leased_on_accept_resend_and_recover,

@@ -212,3 +212,36 @@ pub async fn concurrent_accepts_answer_each_message(store: Arc<dyn Store>) {
     keyed.dedup();
     assert_eq!(keyed.len(), 1, "one message for the idempotency key, the others replays");
 }
+
+/// Deleting an application's messages goes a batch at a time and touches no other
+/// application's.
+pub async fn app_messages_are_deleted_in_batches(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let b = store.insert_app(app("b")).await.unwrap();
+    store.insert_endpoint(endpoint(&a.id, "e")).await.unwrap();
+    for _ in 0..5 {
+        store.accept_message(message(&a.id, "x")).await.unwrap();
+    }
+    for _ in 0..2 {
+        store.accept_message(message(&b.id, "x")).await.unwrap();
+    }
+    let batches: Vec<usize> = {
+        let mut sizes = Vec::new();
+        loop {
+            let n = store.delete_app_messages(&a.id, 2).await.unwrap();
+            sizes.push(n);
+            if n == 0 {
+                break sizes;
+            }
+        }
+    };
+    assert_eq!(batches, [2, 2, 1, 0]);
+    let left = |id: String| {
+        let store = store.clone();
+        async move {
+            store.list_messages(&id, MessageFilter::default(), first(10)).await.unwrap().items.len()
+        }
+    };
+    assert_eq!((left(a.id.clone()).await, left(b.id.clone()).await), (0, 2));
+    store.delete_app(&a.id).await.unwrap();
+}

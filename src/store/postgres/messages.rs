@@ -212,3 +212,21 @@ pub(super) async fn resend(
     .map_err(internal)?;
     notify(tx, WORK_CHANNEL).await
 }
+
+/// Up to `limit` of the application's messages, oldest first (their deliveries and attempts
+/// go by cascade).
+pub(super) async fn delete_of_app(
+    tx: &Transaction<'_>,
+    app_id: &str,
+    limit: usize,
+) -> StoreResult<usize> {
+    let deleted = tx
+        .exec(
+            "DELETE FROM messages WHERE id IN (
+                 SELECT id FROM messages WHERE app_id = $1 ORDER BY app_id, id LIMIT $2)",
+            &[&app_id, &(limit as i64)],
+        )
+        .await
+        .map_err(internal)?;
+    Ok(deleted as usize)
+}

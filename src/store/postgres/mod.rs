@@ -174,6 +174,13 @@ impl Store for PgStore {
         })
     }
 
+    async fn delete_app_messages(&self, app_id: &str, limit: usize) -> StoreResult<usize> {
+        in_tx!(self, relaxed = false, |tx| {
+            dispatch::deletion_lock(&tx, true).await?;
+            messages::delete_of_app(&tx, app_id, limit).await?
+        })
+    }
+
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
         catalog::insert_event_type(&self.client().await?, &et).await.map(|()| et)
     }

@@ -195,3 +195,14 @@ pub(super) fn resend(
     .map_err(internal)?;
     Ok(())
 }
+
+/// Up to `limit` of the application's messages, oldest first (their deliveries and attempts
+/// go by cascade).
+pub(super) fn delete_of_app(conn: &Connection, app_id: &str, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE id IN (
+             SELECT id FROM messages WHERE app_id = ?1 ORDER BY app_id, id LIMIT ?2)",
+    )
+    .and_then(|mut s| s.execute(params![app_id, limit as i64]))
+    .map_err(internal)
+}

@@ -128,6 +128,11 @@ impl Store for SqliteStore {
         self.catalog_write(move |c| catalog::delete_app(c, &id)).await
     }
 
+    async fn delete_app_messages(&self, app_id: &str, limit: usize) -> StoreResult<usize> {
+        let app_id = app_id.to_owned();
+        self.writer.run(move |c| messages::delete_of_app(c, &app_id, limit)).await
+    }
+
     async fn insert_event_type(&self, et: EventType) -> StoreResult<EventType> {
         self.writer.run(move |c| catalog::insert_event_type(c, &et).map(|()| et.clone())).await
     }
