@@ -6,6 +6,7 @@ mod client;
 mod messages;
 mod output;
 mod resources;
+mod tasks;
 mod verify;
 
 pub use client::{CliResult, Exit, Failure};
@@ -106,6 +107,29 @@ enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Send an application's failed (or all) deliveries again, in a background task.
+    Replay {
+        #[command(flatten)]
+        args: tasks::ReplayArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// List background tasks (replays and recoveries) and their progress.
+    Tasks {
+        /// Only tasks in this status: running, finished or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Stop a running background task.
+    Cancel {
+        task: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Print an application's attempts as they happen, until Ctrl-C.
     Tail {
         app: String,
@@ -199,6 +223,11 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Recover { app, endpoint, since, remote } => {
             messages::recover(&Remote::connect(&remote)?, &app, &endpoint, since).await
         }
+        Command::Replay { args, remote } => tasks::replay(&Remote::connect(&remote)?, args).await,
+        Command::Tasks { status, limit, remote } => {
+            tasks::list(&Remote::connect(&remote)?, status, limit).await
+        }
+        Command::Cancel { task, remote } => tasks::cancel(&Remote::connect(&remote)?, &task).await,
         Command::Tail { app, every_ms, remote } => {
             let every = std::time::Duration::from_millis(every_ms.max(50));
             messages::tail(&Remote::connect(&remote)?, &app, every).await

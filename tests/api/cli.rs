@@ -222,3 +222,41 @@ async fn verify_accepts_a_real_delivery_and_refuses_a_tampered_one() {
     assert!(check(hub, hub_secret, &hub.body).await.ok().contains("valid Mastodon delivery"));
     assert_eq!(check(hub, "another-secret-012345", &hub.body).await.code, 7);
 }
+
+#[tokio::test]
+async fn replay_counts_then_runs_and_tasks_are_listed() {
+    let receiver = Receiver::start().await;
+    receiver.script(vec![], Some(Reply::status(503)));
+    let app = TestApp::spawn().await;
+    app.create_app("shop").await;
+    // A 503 is final for this endpoint: each delivery fails for good at once.
+    let endpoint =
+        json!({"url": receiver.url, "uid": "hook", "profileConfig": {"finalStatuses": [503]}});
+    app.create_endpoint("shop", endpoint).await;
+    for n in 0..3 {
+        app.send("shop", json!({"eventType": "order.paid", "payload": {"n": n}})).await;
+    }
+    app.drain().await;
+    receiver.script(vec![], None);
+
+    let counted = hookd(&app, &["replay", "shop", "--endpoint", "hook", "--dry-run", "--json"]);
+    assert_eq!(counted.await.json(), json!({"count": 3}));
+    let words = hookd(&app, &["replay", "shop", "--dry-run"]).await.ok();
+    assert_eq!(words.trim(), "3 deliveries would be sent again");
+    let task =
+        hookd(&app, &["replay", "shop", "--event-type", "order.paid", "--json"]).await.json();
+    let id = task["id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the replay to finish", || async {
+        let (_, t) = app.get(&format!("/api/v1/background-task/{id}")).await;
+        (t["status"] == "finished").then_some(())
+    })
+    .await;
+    app.drain().await;
+    assert_eq!(receiver.received().len(), 6, "three failures, three sent again");
+
+    let listed = hookd(&app, &["tasks", "--status", "finished"]).await.ok();
+    assert!(listed.contains(&id) && listed.contains("endpoint.bulk-replay"), "{listed}");
+    let cancelled = hookd(&app, &["cancel", &id, "--json"]).await.json();
+    assert_eq!(cancelled["status"], "finished", "an ended task is left as it is");
+    assert_eq!(hookd(&app, &["cancel", "qtask_nope"]).await.code, 5, "not found");
+}
