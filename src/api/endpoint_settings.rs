@@ -12,12 +12,12 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::endpoints::endpoint_of;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, body_time};
 use super::openapi::EndpointPath;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::manage::{endpoints, tasks};
 use crate::model::Endpoint;
-use crate::model::time::{format_rfc3339, parse_client_time};
+use crate::model::time::format_rfc3339;
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -168,12 +168,8 @@ async fn recover(
     JsonBody(input): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let ep = endpoint_of(&s, &app_id, &endpoint_id).await?;
-    let time = |field: &'static str, text: &str| {
-        parse_client_time(text)
-            .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time"))
-    };
-    let since = time("since", &input.since)?;
-    let until = input.until.as_deref().map(|t| time("until", t)).transpose()?;
+    let since = body_time("since", Some(&input.since))?.unwrap_or_default();
+    let until = body_time("until", input.until.as_deref())?;
     let task = tasks::recover(s.store.as_ref(), &s.ingest, &ep, since, until).await?;
     let out = RecoverOut {
         id: task.id,

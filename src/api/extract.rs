@@ -181,6 +181,14 @@ impl<T> ListResponse<T> {
     }
 }
 
+/// A time in a body field (RFC 3339; without an offset, UTC); a 422 naming the field if not.
+pub fn body_time(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    crate::model::time::parse_client_time(text)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time"))
+}
+
 /// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`).
 pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,

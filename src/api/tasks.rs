@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
-use super::extract::{JsonBody, ListResponse, QueryParams};
+use super::extract::{JsonBody, ListResponse, QueryParams, body_time};
 use super::openapi::{AppPath, ListParams};
 use crate::error::{ApiError, ApiResult};
 use crate::manage::tasks::{self, Replay};
 use crate::model::task::{BackgroundTask, CANCELLED, Selection, TaskFilter, TaskKind, TaskStatus};
-use crate::model::time::{format_rfc3339, parse_client_time};
+use crate::model::time::format_rfc3339;
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -90,12 +90,6 @@ struct ReplayCount {
 
 impl ReplayIn {
     fn selection(&self) -> ApiResult<Selection> {
-        let time = |field: &'static str, text: &Option<String>| match text {
-            None => Ok(None),
-            Some(t) => parse_client_time(t)
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time")),
-        };
         let failed_only = match self.status.as_deref() {
             None | Some("failed") => true,
             Some("all") => false,
@@ -105,8 +99,8 @@ impl ReplayIn {
             endpoint_id: self.endpoint_id.clone(),
             event_types: self.event_types.clone(),
             failed_only,
-            since: time("since", &self.since)?,
-            until: time("until", &self.until)?,
+            since: body_time("since", self.since.as_deref())?,
+            until: body_time("until", self.until.as_deref())?,
         })
     }
 }
