@@ -13,7 +13,7 @@ use crate::dispatch::{DispatchHandle, Dispatcher, Timing};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::operational;
-use crate::security::token;
+use crate::security::{secret_key, token};
 use crate::store::{self, Store};
 use crate::tasks::TaskRunner;
 use crate::ui;
@@ -41,8 +41,16 @@ impl App {
     /// can move forward).
     pub async fn build_with(config: Config, timing: Timing) -> Result<Self, String> {
         let metrics = Metrics::new();
-        let store =
-            store::open(config.database_url.as_deref(), &config.data_dir, metrics.clone()).await?;
+        let (keys, _) =
+            secret_key::load_or_generate(config.secret_key.as_deref(), &config.data_dir)?;
+        let store = store::open(
+            config.database_url.as_deref(),
+            &config.data_dir,
+            Arc::new(keys),
+            metrics.clone(),
+        )
+        .await?;
+        reseal(store.as_ref()).await?;
         let (admin_token, generated) =
             token::load_or_generate(config.admin_token.as_deref(), &config.data_dir)?;
         let (events, reported) = operational::Events::channel();
@@ -157,4 +165,21 @@ fn announce_token(config: &Config) {
         file.display(),
         config.listen
     );
+}
+
+/// Seals, with the current key, whatever an older key sealed (or what was stored before
+/// secrets were sealed). A value sealed with a key this node lacks stops the start here,
+/// with the key's id, rather than failing each delivery later.
+async fn reseal(store: &dyn Store) -> Result<(), String> {
+    match store.reseal_secrets().await {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            tracing::info!(
+                endpoints = n,
+                "sealed endpoint secrets and headers with the current key"
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot open the endpoint secrets: {e}")),
+    }
 }

@@ -19,6 +19,7 @@ const KEYS: &[(&str, &str)] = &[
     ("data_dir", "HOOKD_DATA_DIR"),
     ("database_url", "HOOKD_DATABASE_URL"),
     ("admin_token", "HOOKD_ADMIN_TOKEN"),
+    ("secret_key", "HOOKD_SECRET_KEY"),
     ("max_body_size", "HOOKD_MAX_BODY_SIZE"),
     ("retention", "HOOKD_RETENTION"),
     ("shutdown_grace", "HOOKD_SHUTDOWN_GRACE"),
@@ -38,6 +39,9 @@ const KEYS: &[(&str, &str)] = &[
     ("metrics.public", "HOOKD_METRICS_PUBLIC"),
 ];
 
+/// Keys whose values are credentials: an error about one never repeats its value.
+const SECRET: &[&str] = &["admin_token", "secret_key", "metrics.token"];
+
 /// The validated configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -47,6 +51,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `None`: generated on first start and kept in `data_dir`.
     pub admin_token: Option<String>,
+    /// The keys that seal endpoint secrets and header values at rest (the first seals, all
+    /// open). `None`: one generated on first start and kept in `data_dir`.
+    pub secret_key: Option<String>,
     pub max_body_size: usize,
     /// Messages (with their deliveries and attempts) older than this are purged once no
     /// delivery of theirs is pending.
@@ -129,6 +136,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("max_body_size", &self.max_body_size)
             .field("retention", &self.retention)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -228,6 +236,7 @@ impl Layers {
             data_dir: self.parse("data_dir", |v| non_empty(v).map(PathBuf::from))?,
             database_url: self.parse("database_url", |v| Ok(optional(v)))?,
             admin_token: self.parse("admin_token", parse_token)?,
+            secret_key: self.parse("secret_key", parse_keys)?,
             max_body_size: self.parse("max_body_size", parse_positive)?,
             retention: self.parse("retention", parse_duration)?,
             shutdown_grace: self.parse("shutdown_grace", parse_duration)?,
@@ -259,8 +268,13 @@ impl Layers {
 
     fn parse<T>(&self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, String> {
         let setting = self.settings.get(key).expect("every key has a built-in default");
-        parse(setting.value.trim())
-            .map_err(|why| format!("invalid {} ({:?}): {why}", setting.source, setting.value))
+        parse(setting.value.trim()).map_err(|why| {
+            if SECRET.contains(&key) {
+                format!("invalid {}: {why}", setting.source)
+            } else {
+                format!("invalid {} ({:?}): {why}", setting.source, setting.value)
+            }
+        })
     }
 }
 
@@ -302,6 +316,14 @@ fn optional(v: &str) -> Option<String> {
 
 fn non_empty(v: &str) -> Result<&str, String> {
     if v.is_empty() { Err("must not be empty".into()) } else { Ok(v) }
+}
+
+/// Checked here so a bad key is refused with its key's name; kept as text, parsed again
+/// where the keys are used.
+fn parse_keys(v: &str) -> Result<Option<String>, String> {
+    let Some(text) = optional(v) else { return Ok(None) };
+    crate::security::sealing::Keyring::parse(&text)?;
+    Ok(Some(text))
 }
 
 fn parse_token(v: &str) -> Result<Option<String>, String> {
@@ -424,6 +446,15 @@ mod tests {
             .unwrap();
         let headers = layers.resolve().unwrap().delivery.default_headers;
         assert_eq!(headers, [("Authorization".to_owned(), "Bearer A".to_owned())]);
+    }
+
+    #[test]
+    fn a_bad_secret_key_is_refused_naming_its_variable() {
+        let mut layers = Layers::new();
+        layers.add_env(|k| (k == "HOOKD_SECRET_KEY").then(|| "c2hvcnQ=".into()));
+        let err = layers.resolve().err().unwrap_or_default();
+        assert!(err.contains("HOOKD_SECRET_KEY") && err.contains("32 bytes"), "{err}");
+        assert!(!err.contains("c2hvcnQ="), "a key is never printed: {err}");
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub fn load_or_generate(
     Ok((token, true))
 }
 
+/// Writes `text` to a new file readable by its owner alone, and syncs it.
 #[cfg(unix)]
-fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
+pub(super) fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -49,7 +50,7 @@ fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
+pub(super) fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
     std::fs::write(path, token)
 }
 

@@ -20,6 +20,7 @@ use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
+use crate::security::sealing::Keyring;
 
 /// What can go wrong in the store, in terms the API can map to a status.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +318,11 @@ pub trait Store: Send + Sync + 'static {
     /// failing longest first.
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>>;
 
+    /// Seals again, with the current key, every endpoint secret and header value sealed with
+    /// an older key (or stored before sealing existed); returns how many endpoints changed.
+    /// Fails, naming the key, when a value is sealed with a key this node does not hold.
+    async fn reseal_secrets(&self) -> StoreResult<usize>;
+
     /// Stores a new session (and forgets the ones that have expired).
     async fn insert_session(&self, session: Session) -> StoreResult<()>;
     /// The session with this id, unless it has expired at `now`.
@@ -335,19 +341,20 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(
     database_url: Option<&str>,
     data_dir: &Path,
+    keys: Arc<Keyring>,
     observer: Arc<dyn CommitObserver>,
 ) -> Result<Arc<dyn Store>, String> {
     match database_url {
         None => {
-            let store = sqlite::SqliteStore::open_observed(&data_dir.join("hookd.db"), observer)?;
-            Ok(Arc::new(store))
+            let path = data_dir.join("hookd.db");
+            Ok(Arc::new(sqlite::SqliteStore::open_observed(&path, keys, observer)?))
         }
         Some(url) => match url.split_once("://") {
             Some(("sqlite", path)) => {
-                Ok(Arc::new(sqlite::SqliteStore::open_observed(Path::new(path), observer)?))
+                Ok(Arc::new(sqlite::SqliteStore::open_observed(Path::new(path), keys, observer)?))
             }
             Some(("postgres" | "postgresql", _)) => {
-                Ok(Arc::new(postgres::PgStore::open_observed(url, observer).await?))
+                Ok(Arc::new(postgres::PgStore::open_observed(url, keys, observer).await?))
             }
             _ => Err(format!(
                 "unsupported database URL {url:?}: expected postgres://… or sqlite://PATH"

@@ -13,6 +13,7 @@ use crate::model::{
     Application, Attempt, DeliveryState, DeliveryStatus, Endpoint, EventType, Message, Session,
     TriggerType,
 };
+use crate::security::sealing::Keyring;
 use crate::store::{StoreError, StoreResult};
 
 pub fn to_json<T: Serialize>(value: &T) -> String {
@@ -80,14 +81,22 @@ pub trait Columns {
 
     fn opt_json<T: DeserializeOwned>(&self, col: &str) -> StoreResult<Option<T>> {
         let Some(text) = self.opt_text(col)? else { return Ok(None) };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| StoreError::Internal(format!("column {col} holds invalid JSON: {e}")))
+        parse_json(col, &text).map(Some)
+    }
+
+    /// A sealed column's plain text (see [`crate::security::sealing`]).
+    fn sealed(&self, col: &str, id: &str, keys: &Keyring) -> StoreResult<String> {
+        open(keys, id, col, &self.text(col)?)
     }
 
     fn opt_u32(&self, col: &str) -> StoreResult<Option<u32>> {
         self.opt_int(col)?.map(|v| narrow(col, v)).transpose()
     }
+}
+
+fn parse_json<T: DeserializeOwned>(col: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(format!("column {col} holds invalid JSON: {e}")))
 }
 
 fn null(col: &str) -> StoreError {
@@ -124,9 +133,16 @@ pub fn event_type(row: &impl Columns) -> StoreResult<EventType> {
     })
 }
 
-pub fn endpoint(row: &impl Columns) -> StoreResult<Endpoint> {
+/// An endpoint row, its sealed columns opened with `keys`.
+pub fn endpoint(row: &impl Columns, keys: &Keyring) -> StoreResult<Endpoint> {
+    let id = row.text("id")?;
+    let previous_secrets = row.sealed("previous_secrets", &id, keys)?;
+    let headers = row.sealed("headers", &id, keys)?;
     Ok(Endpoint {
-        id: row.text("id")?,
+        secret: row.sealed("secret", &id, keys)?,
+        previous_secrets: parse_json("previous_secrets", &previous_secrets)?,
+        headers: parse_json("headers", &headers)?,
+        id,
         app_id: row.text("app_id")?,
         uid: row.opt_text("uid")?,
         url: row.text("url")?,
@@ -137,9 +153,6 @@ pub fn endpoint(row: &impl Columns) -> StoreResult<Endpoint> {
         channels: row.opt_json("channels")?,
         throttle_rate: row.opt_u32("throttle_rate")?,
         metadata: row.json("metadata")?,
-        headers: row.json("headers")?,
-        secret: row.text("secret")?,
-        previous_secrets: row.json("previous_secrets")?,
         failing_since: row.opt_int("failing_since")?,
         profile: row.text("profile")?,
         profile_config: row.json("profile_config")?,
@@ -148,6 +161,52 @@ pub fn endpoint(row: &impl Columns) -> StoreResult<Endpoint> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
+}
+
+/// An endpoint's sealed columns as they are stored: its secret, its previous secrets and its
+/// custom headers (whose values are often credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub secret: String,
+    pub previous_secrets: String,
+    pub headers: String,
+}
+
+impl Sealed {
+    pub fn of(ep: &Endpoint, keys: &Keyring) -> Self {
+        let seal = |col, plain: &str| keys.seal(plain, &context(&ep.id, col));
+        Self {
+            secret: seal("secret", &ep.secret),
+            previous_secrets: seal("previous_secrets", &to_json(&ep.previous_secrets)),
+            headers: seal("headers", &to_json(&ep.headers)),
+        }
+    }
+
+    /// The same values sealed with the current key, or `None` when they already are.
+    pub fn resealed(&self, id: &str, keys: &Keyring) -> StoreResult<Option<Self>> {
+        let columns = [&self.secret, &self.previous_secrets, &self.headers];
+        if columns.iter().all(|c| keys.is_current(c)) {
+            return Ok(None);
+        }
+        let reseal = |col, stored: &str| {
+            open(keys, id, col, stored).map(|plain| keys.seal(&plain, &context(id, col)))
+        };
+        Ok(Some(Self {
+            secret: reseal("secret", &self.secret)?,
+            previous_secrets: reseal("previous_secrets", &self.previous_secrets)?,
+            headers: reseal("headers", &self.headers)?,
+        }))
+    }
+}
+
+/// What a sealed value is bound to: its endpoint and column.
+fn context(id: &str, col: &str) -> String {
+    format!("endpoints/{id}/{col}")
+}
+
+fn open(keys: &Keyring, id: &str, col: &str, stored: &str) -> StoreResult<String> {
+    keys.open(stored, &context(id, col))
+        .map_err(|e| StoreError::Internal(format!("endpoint {id}, column {col}: {e}")))
 }
 
 pub fn message(row: &impl Columns) -> StoreResult<Message> {

@@ -12,6 +12,9 @@ use crate::common::pg_schema;
 use crate::helpers::{Process, TempDir, eventually};
 use crate::receiver::{Receiver, Reply};
 
+/// The nodes of one database share the keys that seal endpoint secrets.
+const SHARED_KEY: &str = "e/hpCiuP8uOQqUU5pBQnh+UVEb8CGBSoDwpDrQGY008=";
+
 #[tokio::test]
 async fn three_nodes_one_killed_nothing_lost() {
     let Some(pg) = pg_schema().await else { return };
@@ -20,6 +23,7 @@ async fn three_nodes_one_killed_nothing_lost() {
     receiver.script(vec![], Some(Reply::status(200).delay(Duration::from_millis(200))));
     let env = [
         ("HOOKD_DATABASE_URL", url.as_str()),
+        ("HOOKD_SECRET_KEY", SHARED_KEY),
         ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
         ("HOOKD_REQUEST_TIMEOUT", "1s"),
         ("HOOKD_RETRY_SCHEDULE", "100ms,100ms,100ms"),
@@ -100,7 +104,11 @@ async fn three_nodes_one_killed_nothing_lost() {
 async fn two_nodes_share_an_endpoints_rate() {
     let Some(pg) = pg_schema().await else { return };
     let receiver = Receiver::start().await;
-    let env = [("HOOKD_DATABASE_URL", pg.url.as_str()), ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")];
+    let env = [
+        ("HOOKD_DATABASE_URL", pg.url.as_str()),
+        ("HOOKD_SECRET_KEY", SHARED_KEY),
+        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
+    ];
     let dirs = [TempDir::new(), TempDir::new()];
     let (a, b) = tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
     let apis = [a.api.clone(), b.api.clone()];
@@ -121,4 +129,31 @@ async fn two_nodes_share_an_endpoints_rate() {
     let rate = 100.0 / at[110].duration_since(at[10]).as_secs_f64();
     assert!((18.0..=22.0).contains(&rate), "{rate:.1} requests a second from two nodes, not 20");
     drop((a, b));
+}
+
+/// A node whose keys do not open the secrets the other nodes sealed refuses to start, and
+/// says which key it lacks, instead of failing every delivery later.
+#[tokio::test]
+async fn a_node_without_the_shared_key_refuses_to_start() {
+    let Some(pg) = pg_schema().await else { return };
+    let env = [("HOOKD_DATABASE_URL", pg.url.as_str()), ("HOOKD_SECRET_KEY", SHARED_KEY)];
+    let dirs = [TempDir::new(), TempDir::new()];
+    let first = Process::start(&dirs[0].0, &env).await;
+    let app = json!({"name": "a", "uid": "a"}).to_string();
+    first.api.call(Method::POST, "/api/v1/app", Some(app)).await;
+    let endpoint = json!({"url": "https://example.com/hook"}).to_string();
+    first.api.call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
+    // The second node has no key configured: it generates its own in its data directory.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .arg("serve")
+        .env("HOOKD_LISTEN", "127.0.0.1:0")
+        .env("HOOKD_DATA_DIR", &dirs[1].0)
+        .env("HOOKD_DATABASE_URL", &pg.url)
+        .env_remove("HOOKD_SECRET_KEY")
+        .output()
+        .expect("run hookd");
+    assert!(!out.status.success(), "started without the key");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let shared = hookd::security::sealing::Keyring::parse(SHARED_KEY).expect("key");
+    assert!(said.contains(shared.current_id()), "names the missing key: {said}");
 }

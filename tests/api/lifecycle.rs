@@ -135,7 +135,7 @@ async fn the_data_directory_and_its_files_are_private() {
     api.call(Method::POST, "/api/v1/app", Some(app)).await; // a write, so the WAL exists
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "the data directory");
-    for file in ["hookd.db", "hookd.db-wal", "hookd.db-shm", "admin-token"] {
+    for file in ["hookd.db", "hookd.db-wal", "hookd.db-shm", "admin-token", "secret-key"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
     let _ = child.kill();

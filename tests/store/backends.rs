@@ -1,8 +1,16 @@
 //! Fresh stores for the stories.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use hookd::security::sealing::Keyring;
 use hookd::store::Store;
+
+/// One key for every store of the run, so a store reopened on the same data opens it.
+pub fn keys() -> Arc<Keyring> {
+    static KEY: OnceLock<String> = OnceLock::new();
+    let key = KEY.get_or_init(Keyring::generate_key);
+    Arc::new(Keyring::parse(key).expect("a generated key parses"))
+}
 
 pub struct TempDir(pub std::path::PathBuf);
 
@@ -14,8 +22,8 @@ impl Drop for TempDir {
 
 pub async fn sqlite() -> (Arc<dyn Store>, TempDir) {
     let dir = TempDir(std::env::temp_dir().join(hookd::model::ids::new_id("hookd-store-")));
-    let store =
-        hookd::store::sqlite::SqliteStore::open(&dir.0.join("hookd.db")).expect("open sqlite");
+    let store = hookd::store::sqlite::SqliteStore::open(&dir.0.join("hookd.db"), keys())
+        .expect("open sqlite");
     (Arc::new(store), dir)
 }
 
@@ -29,7 +37,8 @@ pub struct PgDatabase {
 /// only).
 pub async fn postgres() -> Option<PgDatabase> {
     let schema = crate::common::pg_schema().await?;
-    let store = hookd::store::postgres::PgStore::open(&schema.url).await.expect("open postgres");
+    let store =
+        hookd::store::postgres::PgStore::open(&schema.url, keys()).await.expect("open postgres");
     Some(PgDatabase { store: Arc::new(store), _schema: schema })
 }
 

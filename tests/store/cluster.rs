@@ -40,8 +40,8 @@ async fn converges(store: &PgStore, want: &[&str], what: &str) {
 #[tokio::test]
 async fn each_node_sees_the_others_catalog_changes() {
     let Some(schema) = crate::common::pg_schema().await else { return };
-    let a = PgStore::open(&schema.url).await.expect("open node A");
-    let b = PgStore::open(&schema.url).await.expect("open node B");
+    let a = PgStore::open(&schema.url, crate::backends::keys()).await.expect("open node A");
+    let b = PgStore::open(&schema.url, crate::backends::keys()).await.expect("open node B");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(a.caches_catalog() && b.caches_catalog()) {
         assert!(Instant::now() < deadline, "the catalog LISTEN connections never came up");
@@ -74,7 +74,7 @@ async fn each_node_sees_the_others_catalog_changes() {
 #[tokio::test]
 async fn nodes_are_counted_while_they_are_seen() {
     let Some(schema) = crate::common::pg_schema().await else { return };
-    let store = PgStore::open(&schema.url).await.expect("open");
+    let store = PgStore::open(&schema.url, crate::backends::keys()).await.expect("open");
     let now = hookd::model::time::now_ms();
     assert_eq!(store.count_nodes("node_a", now, now - 3_000).await.unwrap(), 1, "alone");
     assert_eq!(store.count_nodes("node_b", now, now - 3_000).await.unwrap(), 2);

@@ -10,6 +10,7 @@ mod common;
 mod console;
 mod delivery;
 mod messages;
+mod sealing;
 
 /// Declares each story as a test on both backends.
 macro_rules! conformance {

@@ -12,6 +12,7 @@ use super::rows;
 use super::util::{Cached, internal, notify};
 use crate::model::Attempt;
 use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::security::sealing::Keyring;
 use crate::store::StoreResult;
 use crate::store::rows::{ENDPOINT, MESSAGE};
 
@@ -21,6 +22,7 @@ pub(super) async fn relax(tx: &Transaction<'_>) -> StoreResult<()> {
 
 pub(super) async fn claim(
     tx: &Transaction<'_>,
+    keys: &Keyring,
     now: i64,
     limit: i64,
     lease: i64,
@@ -41,7 +43,7 @@ pub(super) async fn claim(
     let ids = |col: &str| claimed.iter().map(|r| r.get::<_, String>(col)).collect::<Vec<_>>();
     let messages = load_by_id(tx, MESSAGE, "messages", ids("msg_id"), rows::message).await?;
     let endpoints =
-        load_by_id(tx, ENDPOINT, "endpoints", ids("endpoint_id"), rows::endpoint).await?;
+        load_by_id(tx, ENDPOINT, "endpoints", ids("endpoint_id"), rows::endpoint(keys)).await?;
     Ok(claimed
         .iter()
         .filter_map(|r| {
@@ -63,7 +65,7 @@ async fn load_by_id<T>(
     columns: &str,
     table: &str,
     mut ids: Vec<String>,
-    map: fn(&Row) -> StoreResult<T>,
+    map: impl Fn(&Row) -> StoreResult<T> + Send + Sync,
 ) -> StoreResult<HashMap<String, Arc<T>>> {
     ids.sort();
     ids.dedup();

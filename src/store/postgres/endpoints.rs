@@ -8,25 +8,35 @@ use super::rows;
 use super::util::{Cached, Param, all, conflict_or_internal, first, found, internal, opt_i64};
 use super::util::{paged, refs};
 use crate::model::Endpoint;
+use crate::security::sealing::Keyring;
 use crate::store::StoreResult;
-use crate::store::rows::{ENDPOINT, opt_json, to_json};
+use crate::store::rows::{ENDPOINT, Sealed, opt_json, to_json};
 use crate::store::{ENDPOINT_CHANGED, ENDPOINT_UID_TAKEN, ListQuery, Order, Page, StoreError};
 
-pub(super) async fn insert(c: &impl GenericClient, ep: &Endpoint) -> StoreResult<()> {
+pub(super) async fn insert(
+    c: &impl GenericClient,
+    keys: &Keyring,
+    ep: &Endpoint,
+) -> StoreResult<()> {
     c.exec(
         "INSERT INTO endpoints (uid, url, description, version, disabled, filter_types, channels,
          throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile,
          profile_config, template, payload_filter, updated_at, id, app_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        &refs(&endpoint_params(ep)),
+        &refs(&endpoint_params(ep, keys)),
     )
     .await
     .map_err(conflict_or_internal(ENDPOINT_UID_TAKEN))?;
     Ok(())
 }
 
-pub(super) async fn update(c: &impl GenericClient, ep: &Endpoint, read_at: i64) -> StoreResult<()> {
-    let params = endpoint_params(ep);
+pub(super) async fn update(
+    c: &impl GenericClient,
+    keys: &Keyring,
+    ep: &Endpoint,
+    read_at: i64,
+) -> StoreResult<()> {
+    let params = endpoint_params(ep, keys);
     let mut refs = refs(&params)[..20].to_vec();
     refs.push(&read_at);
     let changed = c
@@ -44,12 +54,13 @@ pub(super) async fn update(c: &impl GenericClient, ep: &Endpoint, read_at: i64) 
         return Ok(());
     }
     // Nothing matched: gone, or changed since it was read.
-    find(c, &ep.app_id, &ep.id).await.and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
+    find(c, keys, &ep.app_id, &ep.id).await.and(Err(StoreError::Conflict(ENDPOINT_CHANGED.into())))
 }
 
 /// The endpoint's columns in the order both statements above use (the update leaves out the
 /// last, `created_at`).
-fn endpoint_params(ep: &Endpoint) -> Vec<Param> {
+fn endpoint_params(ep: &Endpoint, keys: &Keyring) -> Vec<Param> {
+    let sealed = Sealed::of(ep, keys);
     vec![
         Box::new(ep.uid.clone()),
         Box::new(ep.url.clone()),
@@ -60,9 +71,9 @@ fn endpoint_params(ep: &Endpoint) -> Vec<Param> {
         Box::new(opt_json(&ep.channels)),
         Box::new(opt_i64(ep.throttle_rate)),
         Box::new(to_json(&ep.metadata)),
-        Box::new(to_json(&ep.headers)),
-        Box::new(ep.secret.clone()),
-        Box::new(to_json(&ep.previous_secrets)),
+        Box::new(sealed.headers),
+        Box::new(sealed.secret),
+        Box::new(sealed.previous_secrets),
         Box::new(ep.failing_since),
         Box::new(ep.profile.clone()),
         Box::new(to_json(&ep.profile_config)),
@@ -75,46 +86,56 @@ fn endpoint_params(ep: &Endpoint) -> Vec<Param> {
     ]
 }
 
-pub(super) async fn find(c: &impl GenericClient, app_id: &str, key: &str) -> StoreResult<Endpoint> {
+pub(super) async fn find(
+    c: &impl GenericClient,
+    keys: &Keyring,
+    app_id: &str,
+    key: &str,
+) -> StoreResult<Endpoint> {
     let sql = format!(
         "SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)
          ORDER BY id = $2 DESC LIMIT 1"
     );
-    first(c, &sql, &[&app_id, &key], rows::endpoint).await?.ok_or(StoreError::NotFound("endpoint"))
+    first(c, &sql, &[&app_id, &key], rows::endpoint(keys))
+        .await?
+        .ok_or(StoreError::NotFound("endpoint"))
 }
 
 pub(super) async fn list(
     c: &impl GenericClient,
+    keys: &Keyring,
     app_id: &str,
     query: &ListQuery,
 ) -> StoreResult<Page<Endpoint>> {
     let select = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1");
     let params: Vec<Param> = vec![Box::new(app_id.to_owned())];
     let order = Order { key: "id", descending: false };
-    paged(c, &select, params, order, query, rows::endpoint).await
+    paged(c, &select, params, order, query, rows::endpoint(keys)).await
 }
 
 /// The endpoints of an application that could receive messages, for fan-out.
 pub(super) async fn enabled_of_app(
     c: &impl GenericClient,
+    keys: &Keyring,
     app_id: &str,
 ) -> StoreResult<Vec<Endpoint>> {
     let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND NOT disabled");
-    all(c, &sql, &[&app_id], rows::endpoint).await
+    all(c, &sql, &[&app_id], rows::endpoint(keys)).await
 }
 
-/// The enabled endpoints of the applications `keys` name (ids or uids), by application id,
+/// The enabled endpoints of the applications `apps` names (ids or uids), by application id,
 /// in one statement.
 pub(super) async fn enabled_of_apps(
     c: &impl GenericClient,
-    keys: &[&str],
+    keys: &Keyring,
+    apps: &[&str],
 ) -> StoreResult<HashMap<String, Vec<Endpoint>>> {
     let sql = format!(
         "SELECT {ENDPOINT} FROM endpoints WHERE NOT disabled AND app_id IN
          (SELECT id FROM applications WHERE id = ANY($1) OR uid = ANY($1))"
     );
     let mut of_app: HashMap<String, Vec<Endpoint>> = HashMap::new();
-    for endpoint in all(c, &sql, &[&keys], rows::endpoint).await? {
+    for endpoint in all(c, &sql, &[&apps], rows::endpoint(keys)).await? {
         of_app.entry(endpoint.app_id.clone()).or_default().push(endpoint);
     }
     Ok(of_app)
@@ -126,4 +147,53 @@ pub(super) async fn delete(c: &impl GenericClient, app_id: &str, id: &str) -> St
         .await
         .map_err(internal)?;
     found(changed, "endpoint")
+}
+
+/// Seals again with the current key what another key sealed; returns how many endpoints
+/// changed.
+pub(super) async fn reseal_all(c: &impl GenericClient, keys: &Keyring) -> StoreResult<usize> {
+    let mut count = 0;
+    for (id, old) in sealed_columns(c).await? {
+        if let Some(new) = old.resealed(&id, keys)? {
+            reseal(c, &id, &old, &new).await?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Every endpoint's sealed columns as they are stored, with its id.
+async fn sealed_columns(c: &impl GenericClient) -> StoreResult<Vec<(String, Sealed)>> {
+    let sql = "SELECT id, secret, previous_secrets, headers FROM endpoints ORDER BY id";
+    all(c, sql, &[], |r| {
+        let sealed = Sealed {
+            secret: r.try_get(1).map_err(internal)?,
+            previous_secrets: r.try_get(2).map_err(internal)?,
+            headers: r.try_get(3).map_err(internal)?,
+        };
+        Ok((r.try_get(0).map_err(internal)?, sealed))
+    })
+    .await
+}
+
+/// Replaces an endpoint's sealed columns `old` with `new` (the same plain text, sealed with
+/// the current key) unless the endpoint was written since they were read: a write meanwhile
+/// sealed its own values with the current key already, and must not be undone.
+async fn reseal(c: &impl GenericClient, id: &str, old: &Sealed, new: &Sealed) -> StoreResult<()> {
+    c.exec(
+        "UPDATE endpoints SET secret = $1, previous_secrets = $2, headers = $3
+         WHERE id = $4 AND secret = $5 AND previous_secrets = $6 AND headers = $7",
+        &[
+            &new.secret,
+            &new.previous_secrets,
+            &new.headers,
+            &id,
+            &old.secret,
+            &old.previous_secrets,
+            &old.headers,
+        ],
+    )
+    .await
+    .map_err(internal)?;
+    Ok(())
 }

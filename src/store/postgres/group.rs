@@ -20,6 +20,7 @@ use super::util::{Cached, internal, notify};
 use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{DeliveryStatus, Endpoint, Message};
+use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::opt_json;
 use crate::store::{Accepted, CommitObserver, NewMessage, StoreError, StoreResult, created};
@@ -39,23 +40,25 @@ struct Job {
 /// The queue into the group commit. Dropping it ends the loop once the queue is empty.
 pub(super) struct Group {
     jobs: mpsc::UnboundedSender<Job>,
+    keyring: Arc<Keyring>,
 }
 
 impl Group {
     pub(super) fn start(
         pool: Pool,
         cache: Arc<CatalogCache>,
+        keyring: Arc<Keyring>,
         observer: Arc<dyn CommitObserver>,
     ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, cache, observer, queue));
-        Self { jobs }
+        tokio::spawn(run(pool, cache, keyring.clone(), observer, queue));
+        Self { jobs, keyring }
     }
 
     /// Accepts the message in the next batch; answers once it is committed.
     pub(super) async fn accept(&self, pool: &Pool, new: NewMessage) -> StoreResult<Accepted> {
         if new.idempotency_key.is_some() {
-            return accept_one(pool, &new).await;
+            return accept_one(pool, &self.keyring, &new).await;
         }
         let (reply, answer) = oneshot::channel();
         let stopped = || internal("the group commit has stopped");
@@ -67,6 +70,7 @@ impl Group {
 async fn run(
     pool: Pool,
     cache: Arc<CatalogCache>,
+    keyring: Arc<Keyring>,
     observer: Arc<dyn CommitObserver>,
     mut queue: mpsc::UnboundedReceiver<Job>,
 ) {
@@ -82,9 +86,10 @@ async fn run(
             }
         }
         let (pool, cache, observer) = (pool.clone(), cache.clone(), observer.clone());
+        let keyring = keyring.clone();
         tokio::spawn(async move {
             let (jobs, started) = (batch.len(), std::time::Instant::now());
-            commit(&pool, &cache, batch).await;
+            commit(&pool, &cache, &keyring, batch).await;
             observer.committed(started.elapsed(), jobs);
             drop(slot);
         });
@@ -93,10 +98,10 @@ async fn run(
 
 /// Writes the batch and answers every message; if its statement fails, accepts each message
 /// alone.
-async fn commit(pool: &Pool, cache: &CatalogCache, batch: Vec<Job>) {
+async fn commit(pool: &Pool, cache: &CatalogCache, keyring: &Keyring, batch: Vec<Job>) {
     let (news, replies): (Vec<NewMessage>, Vec<_>) =
         batch.into_iter().map(|job| (job.new, job.reply)).unzip();
-    match write(pool, cache, &news).await {
+    match write(pool, cache, keyring, &news).await {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(answer);
@@ -107,7 +112,7 @@ async fn commit(pool: &Pool, cache: &CatalogCache, batch: Vec<Job>) {
                 tracing::warn!(error = %why, messages = news.len(), "a group commit failed; its messages are accepted one by one");
             }
             for (reply, new) in replies.into_iter().zip(&news) {
-                let _ = reply.send(accept_one(pool, new).await);
+                let _ = reply.send(accept_one(pool, keyring, new).await);
             }
         }
     }
@@ -117,16 +122,21 @@ async fn commit(pool: &Pool, cache: &CatalogCache, batch: Vec<Job>) {
 async fn write(
     pool: &Pool,
     cache: &CatalogCache,
+    keyring: &Keyring,
     news: &[NewMessage],
 ) -> StoreResult<Vec<StoreResult<Accepted>>> {
-    accept_many(&pool.get().await.map_err(internal)?, cache, news).await
+    accept_many(&pool.get().await.map_err(internal)?, cache, keyring, news).await
 }
 
 /// One message in a transaction of its own, idempotency key included.
-pub(super) async fn accept_one(pool: &Pool, new: &NewMessage) -> StoreResult<Accepted> {
+pub(super) async fn accept_one(
+    pool: &Pool,
+    keyring: &Keyring,
+    new: &NewMessage,
+) -> StoreResult<Accepted> {
     let mut client = pool.get().await.map_err(internal)?;
     let tx = client.transaction().await.map_err(internal)?;
-    match messages::accept(&tx, new).await? {
+    match messages::accept(&tx, keyring, new).await? {
         Some(accepted) => {
             tx.commit().await.map_err(internal)?;
             Ok(accepted)
@@ -153,10 +163,11 @@ pub(super) async fn accept_one(pool: &Pool, new: &NewMessage) -> StoreResult<Acc
 async fn accept_many(
     c: &impl GenericClient,
     cache: &CatalogCache,
+    keyring: &Keyring,
     news: &[NewMessage],
 ) -> StoreResult<Vec<StoreResult<Accepted>>> {
     let keys: Vec<&str> = news.iter().map(|new| new.message.app_id.as_str()).collect();
-    let apps = apps_of(c, cache, keys).await?;
+    let apps = apps_of(c, cache, keyring, keys).await?;
     let mut answers: Vec<StoreResult<Accepted>> =
         news.iter().map(|_| Err(StoreError::NotFound("application"))).collect();
     let mut fanned = Vec::with_capacity(news.len());
@@ -197,6 +208,7 @@ async fn accept_many(
 async fn apps_of(
     c: &impl GenericClient,
     cache: &CatalogCache,
+    keyring: &Keyring,
     mut keys: Vec<&str>,
 ) -> StoreResult<HashMap<String, Arc<AppEntry>>> {
     keys.sort_unstable();
@@ -216,7 +228,7 @@ async fn apps_of(
     let generation = cache.generation();
     let (app_ids, enabled) = tokio::try_join!(
         catalog::app_ids_of(c, &missing),
-        endpoints::enabled_of_apps(c, &missing)
+        endpoints::enabled_of_apps(c, keyring, &missing)
     )?;
     let mut found = Vec::with_capacity(app_ids.len());
     for (key, app_id) in app_ids {

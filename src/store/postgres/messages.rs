@@ -10,6 +10,7 @@ use super::{catalog, endpoints};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::security::sealing::Keyring;
 use crate::store::Order;
 use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
@@ -23,6 +24,7 @@ pub(super) const WORK_CHANNEL: &str = "hookd_work";
 /// `Ok(None)` means another node committed the same idempotency key first: look it up.
 pub(super) async fn accept(
     tx: &Transaction<'_>,
+    keys: &Keyring,
     new: &NewMessage,
 ) -> StoreResult<Option<Accepted>> {
     let (due, lease) = (new.due(), new.lease_now());
@@ -34,7 +36,7 @@ pub(super) async fn accept(
         }
     }
     insert_message(tx, &msg).await?;
-    let enabled = endpoints::enabled_of_app(tx, &msg.app_id).await?;
+    let enabled = endpoints::enabled_of_app(tx, keys, &msg.app_id).await?;
     let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
     let targets = fan_out(tx, &msg, targets, due, lease).await?;
     if let Some(key) = &new.idempotency_key {

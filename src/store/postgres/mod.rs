@@ -32,6 +32,7 @@ use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
     Session,
 };
+use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
     Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
@@ -45,6 +46,8 @@ pub struct PgStore {
     group: Group,
     /// The LISTEN connection's subscribers, this node's copy of the catalog among them.
     listeners: Arc<Listeners>,
+    /// Open and seal endpoints' secrets and headers.
+    keys: Arc<Keyring>,
     /// Ends the LISTEN connection when the store is dropped.
     stop: CancellationToken,
 }
@@ -56,14 +59,16 @@ impl Drop for PgStore {
 }
 
 impl PgStore {
-    /// Connects, and brings the schema up to date (safe when several nodes start at once).
-    pub async fn open(url: &str) -> Result<Self, String> {
-        Self::open_observed(url, Arc::new(Unobserved)).await
+    /// Connects, and brings the schema up to date (safe when several nodes start at once);
+    /// `keys` seal and open endpoints' secrets (every node needs the same).
+    pub async fn open(url: &str, keys: Arc<Keyring>) -> Result<Self, String> {
+        Self::open_observed(url, keys, Arc::new(Unobserved)).await
     }
 
     /// Like [`PgStore::open`], telling `observer` of every group commit.
     pub async fn open_observed(
         url: &str,
+        keys: Arc<Keyring>,
         observer: Arc<dyn CommitObserver>,
     ) -> Result<Self, String> {
         let config: tokio_postgres::Config =
@@ -83,8 +88,8 @@ impl PgStore {
         let listeners = Arc::new(Listeners { cache: cache.clone(), work: Mutex::new(None) });
         let stop = CancellationToken::new();
         tokio::spawn(listen::run(config, listeners.clone(), stop.clone()));
-        let group = Group::start(pool.clone(), cache.clone(), observer);
-        Ok(Self { pool, group, listeners, stop })
+        let group = Group::start(pool.clone(), cache.clone(), keys.clone(), observer);
+        Ok(Self { pool, group, listeners, keys, stop })
     }
 
     /// Whether this node uses its copy of the catalog (its LISTEN connection is up), so tests
@@ -210,20 +215,21 @@ impl Store for PgStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        catalog_write!(self, |tx| endpoints::insert(&tx, &ep).await?).map(|()| ep)
+        catalog_write!(self, |tx| endpoints::insert(&tx, &self.keys, &ep).await?).map(|()| ep)
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
-        endpoints::find(&self.client().await?, app_id, id_or_uid).await
+        endpoints::find(&self.client().await?, &self.keys, app_id, id_or_uid).await
     }
 
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
-        endpoints::list(&self.client().await?, app_id, &query).await
+        endpoints::list(&self.client().await?, &self.keys, app_id, &query).await
     }
 
     async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
         let ep = after_read(ep, read_at);
-        catalog_write!(self, |tx| endpoints::update(&tx, &ep, read_at).await?).map(|()| ep)
+        catalog_write!(self, |tx| endpoints::update(&tx, &self.keys, &ep, read_at).await?)
+            .map(|()| ep)
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
@@ -325,7 +331,9 @@ impl Store for PgStore {
         limit: usize,
         lease: i64,
     ) -> StoreResult<Vec<Claim>> {
-        in_tx!(self, relaxed = true, |tx| dispatch::claim(&tx, now, limit as i64, lease).await?)
+        in_tx!(self, relaxed = true, |tx| {
+            dispatch::claim(&tx, &self.keys, now, limit as i64, lease).await?
+        })
     }
 
     async fn record_outcomes(
@@ -387,7 +395,11 @@ impl Store for PgStore {
     }
 
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {
-        overview::unhealthy_endpoints(&self.client().await?, limit).await
+        overview::unhealthy_endpoints(&self.client().await?, &self.keys, limit).await
+    }
+
+    async fn reseal_secrets(&self) -> StoreResult<usize> {
+        endpoints::reseal_all(&self.client().await?, &self.keys).await
     }
 
     async fn insert_session(&self, session: Session) -> StoreResult<()> {

@@ -6,6 +6,7 @@ use super::rows;
 use super::util::{Cached, all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
+use crate::security::sealing::Keyring;
 use crate::store::rows::ENDPOINT;
 use crate::store::{Backlog, StoreResult};
 
@@ -86,13 +87,14 @@ pub(super) async fn heartbeat(c: &impl GenericClient, now: i64) -> StoreResult<(
 
 pub(super) async fn unhealthy_endpoints(
     c: &impl GenericClient,
+    keys: &Keyring,
     limit: usize,
 ) -> StoreResult<Vec<Endpoint>> {
     let sql = format!(
         "SELECT {ENDPOINT} FROM endpoints WHERE disabled OR failing_since IS NOT NULL
          ORDER BY failing_since IS NULL, failing_since, id LIMIT $1"
     );
-    all(c, &sql, &[&(limit as i64)], rows::endpoint).await
+    all(c, &sql, &[&(limit as i64)], rows::endpoint(keys)).await
 }
 
 pub(super) async fn endpoint_stats(

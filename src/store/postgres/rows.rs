@@ -8,9 +8,18 @@ use super::util::internal;
 use crate::store::StoreResult;
 use crate::store::rows::Columns;
 
+use crate::model::Endpoint;
+use crate::security::sealing::Keyring;
 pub(super) use crate::store::rows::{
-    app, attempt, delivery_state, endpoint, event_type, message, session, task,
+    app, attempt, delivery_state, event_type, message, session, task,
 };
+
+/// An endpoint's mapper needs the keys that open its sealed columns.
+pub(super) fn endpoint(
+    keys: &Keyring,
+) -> impl Fn(&Row) -> StoreResult<Endpoint> + Send + Sync + '_ {
+    move |row| crate::store::rows::endpoint(row, keys)
+}
 
 impl Columns for Row {
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {

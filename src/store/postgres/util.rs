@@ -55,9 +55,9 @@ pub(super) async fn all<T>(
     c: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
-    map: fn(&Row) -> StoreResult<T>,
+    map: impl Fn(&Row) -> StoreResult<T> + Send + Sync,
 ) -> StoreResult<Vec<T>> {
-    c.rows(sql, params).await.map_err(internal)?.iter().map(map).collect()
+    c.rows(sql, params).await.map_err(internal)?.iter().map(&map).collect()
 }
 
 /// Runs the statement and maps its first row, if it returns one.
@@ -65,9 +65,9 @@ pub(super) async fn first<T>(
     c: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
-    map: fn(&Row) -> StoreResult<T>,
+    map: impl Fn(&Row) -> StoreResult<T> + Send + Sync,
 ) -> StoreResult<Option<T>> {
-    c.opt_row(sql, params).await.map_err(internal)?.as_ref().map(map).transpose()
+    c.opt_row(sql, params).await.map_err(internal)?.as_ref().map(&map).transpose()
 }
 
 /// Runs `select` (its `WHERE` clause using `$1..$n` for `params`) as one page:
@@ -78,7 +78,7 @@ pub(super) async fn paged<T>(
     mut params: Vec<Param>,
     order: Order,
     query: &ListQuery,
-    map: fn(&Row) -> StoreResult<T>,
+    map: impl Fn(&Row) -> StoreResult<T> + Send + Sync,
 ) -> StoreResult<Page<T>> {
     let plan = query.plan(&order);
     let mut sql = String::from(select);
@@ -90,7 +90,7 @@ pub(super) async fn paged<T>(
     sql.push_str(&format!(" ORDER BY {} {} LIMIT ${}", order.key, plan.direction, params.len()));
     // Built per filter combination: not worth a cached statement on every connection.
     let rows = client.query(&sql, &refs(&params)).await.map_err(internal)?;
-    Ok(plan.page(rows.iter().map(map).collect::<StoreResult<Vec<_>>>()?))
+    Ok(plan.page(rows.iter().map(&map).collect::<StoreResult<Vec<_>>>()?))
 }
 
 /// Every statement through these is prepared once per connection and then reused, so an

@@ -10,6 +10,7 @@ use super::rows;
 use super::util::internal;
 use crate::model::Attempt;
 use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::security::sealing::Keyring;
 use crate::store::StoreResult;
 use crate::store::rows::{ENDPOINT, MESSAGE};
 
@@ -23,6 +24,7 @@ struct ClaimedRow {
 
 pub(super) fn claim(
     conn: &Connection,
+    keys: &Keyring,
     now: i64,
     limit: usize,
     lease: i64,
@@ -54,7 +56,7 @@ pub(super) fn claim(
     let msg_ids = claimed.iter().map(|c| &c.msg_id);
     let messages = load_by_id(conn, MESSAGE, "messages", msg_ids, rows::message)?;
     let endpoint_ids = claimed.iter().map(|c| &c.endpoint_id);
-    let endpoints = load_by_id(conn, ENDPOINT, "endpoints", endpoint_ids, rows::endpoint)?;
+    let endpoints = load_by_id(conn, ENDPOINT, "endpoints", endpoint_ids, rows::endpoint(keys))?;
     Ok(claimed
         .into_iter()
         .filter_map(|c| {

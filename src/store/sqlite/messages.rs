@@ -12,6 +12,7 @@ use super::{catalog, endpoints};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
+use crate::security::sealing::Keyring;
 use crate::store::Order;
 use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
@@ -23,11 +24,12 @@ use crate::store::{
 pub(super) fn accept(
     conn: &Connection,
     cache: &CatalogCache,
+    keys: &Keyring,
     new: &NewMessage,
 ) -> StoreResult<Accepted> {
     let (due, lease) = (new.due(), new.lease_now());
     let mut msg = new.message.clone();
-    let app = app_entry(conn, cache, &msg.app_id)?;
+    let app = app_entry(conn, cache, keys, &msg.app_id)?;
     msg.app_id.clone_from(&app.app_id);
     if let Some(key) = &new.idempotency_key {
         if let Some(earlier) = find_by_idempotency_key(conn, &msg.app_id, key)? {
@@ -49,13 +51,18 @@ pub(super) fn accept(
 
 /// The application `key` names with its enabled endpoints: from the copy, else read (and
 /// kept, unless a write cleared the copy meanwhile).
-fn app_entry(conn: &Connection, cache: &CatalogCache, key: &str) -> StoreResult<Arc<AppEntry>> {
+fn app_entry(
+    conn: &Connection,
+    cache: &CatalogCache,
+    keys: &Keyring,
+    key: &str,
+) -> StoreResult<Arc<AppEntry>> {
     if let Some(app) = cache.get(key) {
         return Ok(app);
     }
     let generation = cache.generation();
     let app_id = catalog::find_app(conn, key)?.id;
-    let enabled = endpoints::enabled_of_app(conn, &app_id)?;
+    let enabled = endpoints::enabled_of_app(conn, keys, &app_id)?;
     let app = Arc::new(AppEntry { app_id, enabled });
     cache.fill(generation, [(key.to_owned(), app.clone())]);
     Ok(app)

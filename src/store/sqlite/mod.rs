@@ -31,6 +31,7 @@ use crate::model::{
     Session,
 };
 use crate::security::files::{private_dir, private_file};
+use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
     Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
@@ -45,17 +46,24 @@ pub struct SqliteStore {
     /// Applications and their enabled endpoints as acceptance reads them (one process, one
     /// writer: always live, cleared by the writes themselves).
     cache: Arc<CatalogCache>,
+    /// Open and seal endpoints' secrets and headers.
+    keys: Arc<Keyring>,
     _checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, String> {
-        Self::open_observed(path, Arc::new(Unobserved))
+    /// Opens (creating if needed) the database file and brings its schema up to date;
+    /// `keys` seal and open endpoints' secrets.
+    pub fn open(path: &Path, keys: Arc<Keyring>) -> Result<Self, String> {
+        Self::open_observed(path, keys, Arc::new(Unobserved))
     }
 
     /// Like [`SqliteStore::open`], telling `observer` of every group commit.
-    pub fn open_observed(path: &Path, observer: Arc<dyn CommitObserver>) -> Result<Self, String> {
+    pub fn open_observed(
+        path: &Path,
+        keys: Arc<Keyring>,
+        observer: Arc<dyn CommitObserver>,
+    ) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
@@ -71,7 +79,7 @@ impl SqliteStore {
         cache.set_live(true);
         let on_rollback = cache.clone();
         let writer = Writer::start(path, conn, observer, Box::new(move || on_rollback.clear()))?;
-        Ok(Self { writer, readers, cache, _checkpointer: checkpointer })
+        Ok(Self { writer, readers, cache, keys, _checkpointer: checkpointer })
     }
 
     /// A write to applications or endpoints. The catalog copy is cleared inside the job, on
@@ -164,22 +172,27 @@ impl Store for SqliteStore {
     }
 
     async fn insert_endpoint(&self, ep: Endpoint) -> StoreResult<Endpoint> {
-        self.catalog_write(move |c| endpoints::insert(c, &ep).map(|()| ep.clone())).await
+        let keys = self.keys.clone();
+        self.catalog_write(move |c| endpoints::insert(c, &keys, &ep).map(|()| ep.clone())).await
     }
 
     async fn get_endpoint(&self, app_id: &str, id_or_uid: &str) -> StoreResult<Endpoint> {
         let (app_id, key) = (app_id.to_owned(), id_or_uid.to_owned());
-        self.readers.run(move |c| endpoints::find(c, &app_id, &key)).await
+        let keys = self.keys.clone();
+        self.readers.run(move |c| endpoints::find(c, &keys, &app_id, &key)).await
     }
 
     async fn list_endpoints(&self, app_id: &str, query: ListQuery) -> StoreResult<Page<Endpoint>> {
         let app_id = app_id.to_owned();
-        self.readers.run(move |c| endpoints::list(c, &app_id, &query)).await
+        let keys = self.keys.clone();
+        self.readers.run(move |c| endpoints::list(c, &keys, &app_id, &query)).await
     }
 
     async fn update_endpoint(&self, ep: Endpoint, read_at: i64) -> StoreResult<Endpoint> {
         let ep = after_read(ep, read_at);
-        self.catalog_write(move |c| endpoints::update(c, &ep, read_at).map(|()| ep.clone())).await
+        let keys = self.keys.clone();
+        self.catalog_write(move |c| endpoints::update(c, &keys, &ep, read_at).map(|()| ep.clone()))
+            .await
     }
 
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> StoreResult<()> {
@@ -188,8 +201,8 @@ impl Store for SqliteStore {
     }
 
     async fn accept_message(&self, new: NewMessage) -> StoreResult<Accepted> {
-        let cache = self.cache.clone();
-        self.writer.run(move |c| messages::accept(c, &cache, &new)).await
+        let (cache, keys) = (self.cache.clone(), self.keys.clone());
+        self.writer.run(move |c| messages::accept(c, &cache, &keys, &new)).await
     }
 
     async fn get_message(&self, app_id: &str, id_or_event_id: &str) -> StoreResult<Message> {
@@ -290,7 +303,8 @@ impl Store for SqliteStore {
         limit: usize,
         lease: i64,
     ) -> StoreResult<Vec<Claim>> {
-        self.writer.run_relaxed(move |c| dispatch::claim(c, now, limit, lease)).await
+        let keys = self.keys.clone();
+        self.writer.run_relaxed(move |c| dispatch::claim(c, &keys, now, limit, lease)).await
     }
 
     async fn record_outcomes(
@@ -350,7 +364,13 @@ impl Store for SqliteStore {
     }
 
     async fn list_unhealthy_endpoints(&self, limit: usize) -> StoreResult<Vec<Endpoint>> {
-        self.readers.run(move |c| overview::unhealthy_endpoints(c, limit)).await
+        let keys = self.keys.clone();
+        self.readers.run(move |c| overview::unhealthy_endpoints(c, &keys, limit)).await
+    }
+
+    async fn reseal_secrets(&self) -> StoreResult<usize> {
+        let keys = self.keys.clone();
+        self.writer.run(move |c| endpoints::reseal_all(c, &keys)).await
     }
 
     async fn insert_session(&self, session: Session) -> StoreResult<()> {

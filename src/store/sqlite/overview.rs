@@ -6,6 +6,7 @@ use super::rows;
 use super::util::{all, internal};
 use crate::model::ids::{ATTEMPT, MESSAGE, lowest_id_at};
 use crate::model::{Endpoint, EndpointStats, HourCount, Overview};
+use crate::security::sealing::Keyring;
 use crate::store::rows::ENDPOINT;
 use crate::store::{Backlog, StoreResult};
 
@@ -67,13 +68,17 @@ pub(super) fn heartbeat(conn: &Connection, now: i64) -> StoreResult<()> {
     .map_err(internal)
 }
 
-pub(super) fn unhealthy_endpoints(conn: &Connection, limit: usize) -> StoreResult<Vec<Endpoint>> {
+pub(super) fn unhealthy_endpoints(
+    conn: &Connection,
+    keys: &Keyring,
+    limit: usize,
+) -> StoreResult<Vec<Endpoint>> {
     let sql = format!(
         "SELECT {ENDPOINT} FROM endpoints WHERE disabled = 1 OR failing_since IS NOT NULL
          ORDER BY failing_since IS NULL, failing_since, id LIMIT ?"
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    all(&mut stmt, params![limit as i64], rows::endpoint)
+    all(&mut stmt, params![limit as i64], rows::endpoint(keys))
 }
 
 pub(super) fn endpoint_stats(

@@ -4,6 +4,8 @@
 use rusqlite::Row;
 
 use super::util::internal;
+use crate::model::Endpoint;
+use crate::security::sealing::Keyring;
 use crate::store::StoreResult;
 use crate::store::rows::Columns;
 
@@ -31,10 +33,14 @@ macro_rules! mappers {
     )*};
 }
 
+/// An endpoint's mapper needs the keys that open its sealed columns.
+pub(super) fn endpoint(keys: &Keyring) -> impl Fn(&Row) -> StoreResult<Endpoint> + '_ {
+    move |row| crate::store::rows::endpoint(row, keys)
+}
+
 mappers! {
     app -> crate::model::Application,
     event_type -> crate::model::EventType,
-    endpoint -> crate::model::Endpoint,
     message -> crate::model::Message,
     attempt -> crate::model::Attempt,
     delivery_state -> crate::model::DeliveryState,
