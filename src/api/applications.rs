@@ -131,7 +131,7 @@ async fn patch(
     responses((status = 204, description = "deleted, with its endpoints, messages and attempts")))]
 async fn remove(State(s): State<ApiState>, Path(app_id): Path<String>) -> ApiResult<StatusCode> {
     let app = s.store.get_app(&app_id).await?;
-    applications::delete(s.store.as_ref(), &app.id).await?;
+    applications::delete(s.store.clone(), &app.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

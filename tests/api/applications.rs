@@ -121,3 +121,40 @@ async fn concurrent_first_puts_all_succeed_on_postgres() {
     let url = pg.url.clone();
     concurrent_first_puts(TestApp::spawn_with(|c| c.database_url = Some(url)).await).await;
 }
+
+/// A client that stops waiting for the DELETE of a large application (it closes the
+/// connection) does not stop the deletion half-way: the application is gone soon after.
+#[tokio::test]
+async fn a_delete_the_client_gives_up_on_still_finishes() {
+    let app = TestApp::spawn().await;
+    let receiver = crate::receiver::Receiver::start().await;
+    receiver.hold(); // deliveries stay pending: each message keeps its rows
+    app.create_app("big").await;
+    for _ in 0..3 {
+        app.create_endpoint("big", json!({"url": receiver.url})).await;
+    }
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let api = app.client.clone();
+        sends.spawn(async move {
+            for _ in 0..150 {
+                let body = json!({"eventType": "t", "payload": {"pad": "x".repeat(500)}});
+                let (status, _) = api
+                    .call(hyper::Method::POST, "/api/v1/app/big/msg", Some(body.to_string()))
+                    .await;
+                assert_eq!(status, StatusCode::ACCEPTED);
+            }
+        });
+    }
+    sends.join_all().await;
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(5),
+        app.client.raw(hyper::Method::DELETE, "/api/v1/app/big", None, &[]),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the delete answered within 5 ms: too small to test this");
+    crate::helpers::eventually("the application deleted", || async {
+        (app.get("/api/v1/app/big").await.0 == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+}

@@ -27,6 +27,7 @@ mod openapi;
 mod operational;
 mod operations;
 mod pacing;
+mod pg_restart;
 mod portal;
 mod profiles;
 mod receiver;

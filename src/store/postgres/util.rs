@@ -9,8 +9,48 @@ use crate::store::{ListQuery, Order, Page, StoreError, StoreResult};
 
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
-pub(super) fn internal(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(err.to_string())
+/// A failure of the database, or [`StoreError::Unavailable`] when PostgreSQL cannot be
+/// reached (down, restarting, the connection lost): then nothing was written, or what was
+/// is committed and will be found again, and the request may succeed in a moment; the API
+/// answers 503 with `Retry-After` rather than 500.
+pub(super) fn internal(err: impl Failure) -> StoreError {
+    if err.unreachable() {
+        StoreError::Unavailable(format!("PostgreSQL cannot be reached: {err}"))
+    } else {
+        StoreError::Internal(err.to_string())
+    }
+}
+
+/// What [`internal`] maps: whether it says the server cannot be reached.
+pub(super) trait Failure: std::fmt::Display {
+    fn unreachable(&self) -> bool {
+        false
+    }
+}
+
+impl Failure for String {}
+impl Failure for &str {}
+
+impl Failure for tokio_postgres::Error {
+    fn unreachable(&self) -> bool {
+        // Class 08 is "connection exception"; 57P01-57P03 are the server shutting down,
+        // crashing, or not yet taking connections. An I/O error underneath means no answer
+        // came at all (refused, reset).
+        let code = self.code().map(|c| c.code());
+        self.is_closed()
+            || code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"))
+            || std::error::Error::source(self).is_some_and(|s| s.is::<std::io::Error>())
+    }
+}
+
+impl Failure for deadpool_postgres::PoolError {
+    fn unreachable(&self) -> bool {
+        match self {
+            deadpool_postgres::PoolError::Backend(e) => e.unreachable(),
+            deadpool_postgres::PoolError::Timeout(_) => true,
+            _ => false,
+        }
+    }
 }
 
 pub(super) fn is_unique_violation(err: &tokio_postgres::Error) -> bool {

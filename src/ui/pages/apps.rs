@@ -138,7 +138,7 @@ async fn remove(
 ) -> UiResult<Response> {
     form.viewer.require_admin()?;
     let app = app_for(&state, &form.viewer, &key).await?;
-    applications::delete(state.store.as_ref(), &app.id).await?;
+    applications::delete(state.store.clone(), &app.id).await?;
     Ok(Redirect::to("/apps?done=deleted").into_response())
 }
 
