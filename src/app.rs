@@ -41,8 +41,7 @@ impl App {
     /// can move forward).
     pub async fn build_with(config: Config, timing: Timing) -> Result<Self, String> {
         let metrics = Metrics::new();
-        let (keys, _) =
-            secret_key::load_or_generate(config.secret_key.as_deref(), &config.data_dir)?;
+        let keys = secret_key::load_or_generate(config.secret_key.as_deref(), &config.data_dir)?;
         let store = store::open(
             config.database_url.as_deref(),
             &config.data_dir,

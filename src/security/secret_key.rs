@@ -7,20 +7,16 @@ use super::sealing::Keyring;
 
 pub const KEY_FILE: &str = "secret-key";
 
-/// The keyring to seal with, and whether its key was generated just now.
-pub fn load_or_generate(
-    configured: Option<&str>,
-    data_dir: &Path,
-) -> Result<(Keyring, bool), String> {
+/// The keyring to seal with (unlike the admin token, a generated key is not announced:
+/// nobody needs to type it, only to back up its file).
+pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> Result<Keyring, String> {
     if let Some(text) = configured {
-        return Keyring::parse(text).map(|k| (k, false)).map_err(|e| format!("secret_key: {e}"));
+        return Keyring::parse(text).map_err(|e| format!("secret_key: {e}"));
     }
     let path = data_dir.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
-            return Keyring::parse(&text)
-                .map(|k| (k, false))
-                .map_err(|e| format!("{}: {e}", path.display()));
+            return Keyring::parse(&text).map_err(|e| format!("{}: {e}", path.display()));
         }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -30,7 +26,7 @@ pub fn load_or_generate(
     super::files::private_dir(data_dir)
         .and_then(|()| super::token::write_private(&path, &format!("{key}\n")))
         .map_err(|e| format!("cannot store the secret key in {}: {e}", path.display()))?;
-    Keyring::parse(&key).map(|k| (k, true))
+    Keyring::parse(&key)
 }
 
 #[cfg(test)]
@@ -41,9 +37,8 @@ mod tests {
     fn a_generated_key_is_kept_and_read_back() {
         let dir = std::env::temp_dir().join(format!("hookd-key-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let (first, generated) = load_or_generate(None, &dir).expect("generates");
-        let (again, generated_again) = load_or_generate(None, &dir).expect("reads");
-        assert!(generated && !generated_again);
+        let first = load_or_generate(None, &dir).expect("generates");
+        let again = load_or_generate(None, &dir).expect("reads");
         assert_eq!(first.current_id(), again.current_id());
         #[cfg(unix)]
         {

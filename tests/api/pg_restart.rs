@@ -20,6 +20,8 @@ use crate::receiver::Receiver;
 
 /// A PostgreSQL server of the test's own, run as the `postgres` user.
 struct OwnPostgres {
+    /// PostgreSQL's server binaries.
+    bin: PathBuf,
     dir: PathBuf,
     port: u16,
 }
@@ -37,7 +39,7 @@ impl OwnPostgres {
         let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
         std::fs::create_dir_all(&dir).ok()?;
         let owned = std::process::Command::new("chown").arg("postgres").arg(&dir).status();
-        let pg = Self { dir: dir.clone(), port };
+        let pg = Self { bin: bin.clone(), dir: dir.clone(), port };
         let initdb = bin.join("initdb").display().to_string();
         let data = dir.join("data").display().to_string();
         let made = owned.is_ok_and(|s| s.success())
@@ -62,12 +64,7 @@ impl OwnPostgres {
     }
 
     fn ctl(&self, args: &[&str]) -> bool {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|mut v| v.next())
-            .and_then(Result::ok)
-            .map(|v| v.path().join("bin/pg_ctl").display().to_string())
-            .unwrap_or_default();
+        let bin = self.bin.join("pg_ctl").display().to_string();
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
             self.port,
