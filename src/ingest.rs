@@ -81,14 +81,19 @@ impl Ingest {
             payload: input.payload.get().to_owned(),
             created_at,
         };
-        let lease = self.dispatch.lease_for_new_deliveries();
-        let new = NewMessage { message, idempotency_key, deliver_at, lease, only_endpoint };
+        let (lease, busy) = self.dispatch.lease_for_new_deliveries();
+        // Deliveries left pending for lack of room, or for later, are the loop's to claim;
+        // those left only because their endpoint is busy are claimed when it has room.
+        let claim_pending = lease.is_none() || deliver_at.is_some();
+        let new = NewMessage { message, idempotency_key, deliver_at, lease, busy, only_endpoint };
         let mut accepted = self.store.accept_message(new).await?;
         if let Accepted::Created { deliveries, leased, .. } = &mut accepted {
             self.metrics.accepted(*deliveries);
+            let pending = *deliveries - leased.len();
             if !leased.is_empty() {
                 self.dispatch.hand_over(std::mem::take(leased));
-            } else if *deliveries > 0 {
+            }
+            if pending > 0 && claim_pending {
                 self.dispatch.wake();
             }
         }

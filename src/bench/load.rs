@@ -80,7 +80,7 @@ pub async fn send(
     Sent { accepted: total - errors, errors }
 }
 
-async fn post(http: &Http, target: &Target, url: &str, sent_us: u64) -> Result<(), String> {
+pub async fn post(http: &Http, target: &Target, url: &str, sent_us: u64) -> Result<(), String> {
     let stamp = format!(r#"{{"sent_us":{sent_us},"pad":""#);
     let pad = "x".repeat(target.payload_size.saturating_sub(stamp.len() + 2));
     let body =

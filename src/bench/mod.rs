@@ -3,6 +3,7 @@
 //! delivery at a loopback receiver, and reports rates, latency and peak memory.
 
 mod compare;
+mod fairness;
 mod load;
 mod receiver;
 pub mod relay;
@@ -54,6 +55,14 @@ pub struct BenchArgs {
     /// Rounds of `--compare` (the ratios reported are the medians).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Measure fairness instead (docs/benchmarks.md): a trickle's latency beside a burst of
+    /// `--burst` messages to another application, and a healthy endpoint's rate beside one
+    /// that never answers.
+    #[arg(long)]
+    pub fairness: bool,
+    /// Messages in `--fairness`'s burst.
+    #[arg(long, default_value_t = 100_000)]
+    pub burst: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -68,6 +77,9 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let bench = Bench { args, receipts, endpoints };
     if bench.args.compare {
         return compare::run(&bench).await;
+    }
+    if bench.args.fairness {
+        return fairness::run(&bench).await;
     }
     let mut reports = Vec::new();
     if bench.args.baseline {
@@ -138,20 +150,11 @@ async fn run_hookd(
 ) -> Result<Report, String> {
     let mut nodes = Vec::new();
     for i in 0..args.nodes.max(1) {
-        let data_dir = dir.join(format!("node{i}")).display().to_string();
-        let mut env = vec![
-            ("HOOKD_DATA_DIR", data_dir.as_str()),
-            ("HOOKD_ADMIN_TOKEN", TOKEN),
-            ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
-        ];
-        if let Some(db) = database {
-            env.push(("HOOKD_DATABASE_URL", db));
-        }
-        nodes.push(spawn(&["serve"], &env)?);
+        nodes.push(start_node(&dir.join(format!("node{i}")), database, &[])?);
     }
     let bases: Vec<String> =
         nodes.iter().map(|(port, _)| format!("http://127.0.0.1:{port}")).collect();
-    setup(&bases[0], endpoints).await?;
+    setup(&bases[0], "bench", endpoints).await?;
     let urls: Vec<String> = bases.iter().map(|b| format!("{b}/api/v1/app/bench/msg")).collect();
     if args.backlog > 0 {
         preload(args, receipts, &urls).await;
@@ -159,6 +162,26 @@ async fn run_hookd(
     let label = if args.nodes > 1 { format!("{label}×{}", args.nodes) } else { label.into() };
     measure(&label, args, receipts, &urls, nodes.into_iter().map(|(_, child)| child).collect())
         .await
+}
+
+/// Starts one hookd node with its data in `data_dir`, on `database` (SQLite there when
+/// `None`), with `env` on top of the bench's own settings.
+fn start_node(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    env: &[(&str, &str)],
+) -> Result<(u16, Child), String> {
+    let data_dir = data_dir.display().to_string();
+    let mut all = vec![
+        ("HOOKD_DATA_DIR", data_dir.as_str()),
+        ("HOOKD_ADMIN_TOKEN", TOKEN),
+        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
+    ];
+    if let Some(db) = database {
+        all.push(("HOOKD_DATABASE_URL", db));
+    }
+    all.extend_from_slice(env);
+    spawn(&["serve"], &all)
 }
 
 async fn fresh_schema(url: &str) -> Result<String, String> {
@@ -205,8 +228,8 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<(u16, Child), String> {
     Err(format!("{args:?} did not start listening"))
 }
 
-/// Creates the application and its endpoints; returns the message URL.
-async fn setup(base: &str, endpoints: &[String]) -> Result<String, String> {
+/// Creates the application `uid` and its endpoints; returns the message URL.
+async fn setup(base: &str, uid: &str, endpoints: &[String]) -> Result<String, String> {
     let http = load::client();
     let call = |path: String, body: String| {
         let http = http.clone();
@@ -223,11 +246,11 @@ async fn setup(base: &str, endpoints: &[String]) -> Result<String, String> {
             }
         }
     };
-    call(format!("{base}/api/v1/app"), r#"{"name":"bench","uid":"bench"}"#.into()).await?;
+    call(format!("{base}/api/v1/app"), format!(r#"{{"name":"{uid}","uid":"{uid}"}}"#)).await?;
     for url in endpoints {
-        call(format!("{base}/api/v1/app/bench/endpoint"), format!(r#"{{"url":"{url}"}}"#)).await?;
+        call(format!("{base}/api/v1/app/{uid}/endpoint"), format!(r#"{{"url":"{url}"}}"#)).await?;
     }
-    Ok(format!("{base}/api/v1/app/bench/msg"))
+    Ok(format!("{base}/api/v1/app/{uid}/msg"))
 }
 
 async fn preload(args: &BenchArgs, receipts: &Arc<Receipts>, urls: &[String]) {

@@ -75,3 +75,13 @@ pub async fn start(receipts: Arc<Receipts>) -> Result<String, String> {
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(format!("http://127.0.0.1:{port}"))
 }
+
+/// Starts a receiver that reads each request and never answers (a hanging endpoint), on a
+/// loopback port; returns its base URL.
+pub async fn start_hanging() -> Result<String, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let router = axum::Router::new().fallback(std::future::pending::<StatusCode>);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(format!("http://127.0.0.1:{port}"))
+}

@@ -125,43 +125,82 @@ pub struct Gates {
     per_endpoint: usize,
     /// Nodes alive, as the dispatcher last counted them (1 on SQLite).
     nodes: Arc<AtomicUsize>,
-    /// Claims one endpoint may hold beyond those in flight (three times as many); more are
-    /// handed back for later, so one endpoint cannot hold all of a node's claims.
-    backlog: usize,
+    /// Claims one endpoint may hold: those in flight and three times as many waiting; more
+    /// are handed back. An endpoint holding three quarters of that is *busy*: its further
+    /// deliveries stay in the store until it has drained to half, so one endpoint can neither hold
+    /// all of a node's claims nor push the others' back in the queue.
+    full: usize,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
+    /// The busy endpoints, as a list ingestion and the claim pass over (copied on change,
+    /// which is rare, so reading it is one lock and one reference count).
+    busy: Mutex<Arc<[String]>>,
 }
 
 impl Gates {
     pub fn new(per_endpoint: usize) -> Self {
         let nodes = Arc::new(AtomicUsize::new(1));
-        Self { per_endpoint, nodes, backlog: 3 * per_endpoint, gates: Mutex::new(HashMap::new()) }
+        let (gates, busy) = (Mutex::new(HashMap::new()), Mutex::new(Arc::from([])));
+        Self { per_endpoint, nodes, full: 4 * per_endpoint, gates, busy }
     }
 
-    /// The endpoint's gate, if it can take one more claim now.
+    /// The endpoint's gate, if it can take one more claim now. The claim that fills it to
+    /// three quarters marks the endpoint busy.
     pub fn admit(&self, endpoint_id: &str) -> Option<Arc<Gate>> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         let gate = gates
             .entry(endpoint_id.to_owned())
             .or_insert_with(|| Arc::new(Gate::new(self.per_endpoint, self.nodes.clone())))
             .clone();
-        let admitted = gate.admitted.fetch_add(1, Ordering::Relaxed);
-        if admitted >= self.per_endpoint + self.backlog {
+        let admitted = gate.admitted.fetch_add(1, Ordering::Relaxed) + 1;
+        drop(gates);
+        if admitted >= self.full * 3 / 4 {
+            self.mark_busy(endpoint_id, true);
+        }
+        if admitted > self.full {
             gate.admitted.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
         Some(gate)
     }
 
-    /// A claim admitted to the endpoint's gate is done. The last one out forgets an idle gate,
-    /// so the map holds the endpoints in use, not every endpoint ever delivered to. Admission
-    /// counts under the same lock, so a gate in use is never forgotten.
-    pub fn leave(&self, endpoint_id: &str, gate: &Gate) {
-        if gate.admitted.fetch_sub(1, Ordering::Relaxed) == 1 {
+    /// A claim admitted to the endpoint's gate is done; true if a busy endpoint has just
+    /// drained to half full and is busy no more, so its waiting deliveries should be
+    /// claimed. The last one out forgets an idle gate, so the map holds the endpoints in
+    /// use, not every endpoint ever delivered to. Admission counts under the same lock, so a
+    /// gate in use is never forgotten.
+    pub fn leave(&self, endpoint_id: &str, gate: &Gate) -> bool {
+        let left = gate.admitted.fetch_sub(1, Ordering::Relaxed) - 1;
+        if left == 0 {
             let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
             if gates.get(endpoint_id).is_some_and(|g| g.is_idle()) {
                 gates.remove(endpoint_id);
             }
         }
+        left <= self.full / 2 && self.mark_busy(endpoint_id, false)
+    }
+
+    /// How many deliveries of one endpoint a claim may take: an endpoint is claimed for
+    /// while it holds less than three quarters of what it may, so a quarter more never
+    /// overfills it.
+    pub fn room_per_claim(&self) -> usize {
+        (self.full / 4).max(1)
+    }
+
+    /// The endpoints holding as many claims as they may: their new deliveries stay pending.
+    pub fn busy(&self) -> Arc<[String]> {
+        self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Marks or clears an endpoint as busy; true if that changed anything.
+    fn mark_busy(&self, endpoint_id: &str, busy: bool) -> bool {
+        let mut list = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if list.iter().any(|b| b == endpoint_id) == busy {
+            return false;
+        }
+        let others = list.iter().filter(|b| *b != endpoint_id).cloned();
+        *list =
+            if busy { others.chain([endpoint_id.to_owned()]).collect() } else { others.collect() };
+        true
     }
 
     /// The nodes alive now (at least 1), which share every endpoint's window and rate.
@@ -196,5 +235,19 @@ mod tests {
         drop(paced.enter(Some(1)).await); // the next request may start in a second
         gates.leave("ep_c", &paced);
         assert_eq!(gates.len(), 1, "a paced gate keeps its pace");
+    }
+
+    #[test]
+    fn an_endpoint_is_busy_from_three_quarters_full_until_drained_to_half() {
+        let gates = Gates::new(1); // 1 in flight, 4 held at most
+        let held: Vec<_> = (0..3).map(|_| gates.admit("ep").unwrap()).collect();
+        assert_eq!(&*gates.busy(), ["ep".to_owned()], "busy at three of four");
+        assert_eq!(gates.room_per_claim(), 1);
+        let fourth = gates.admit("ep").unwrap();
+        assert!(gates.admit("ep").is_none(), "a fifth is handed back");
+        assert!(!gates.leave("ep", &fourth), "three left: still busy");
+        assert!(gates.leave("ep", &held[0]), "two left: busy no more, claim again");
+        assert!(gates.busy().is_empty());
+        assert!(!gates.leave("ep", &held[1]), "told once");
     }
 }

@@ -31,7 +31,7 @@ use crate::model::time::{Clock, SystemClock};
 use crate::model::{Endpoint, Message};
 use crate::operational::Events;
 use crate::security::ssrf::Guard;
-use crate::store::{Store, StoreResult};
+use crate::store::{Claiming, Store, StoreResult};
 
 /// Claims per round trip to the store.
 const CLAIM_BATCH: usize = 256;
@@ -94,6 +94,7 @@ pub struct DispatchHandle {
     unrecorded: Arc<Unrecorded>,
     /// The loop is claiming (one claim at a time).
     claiming: Arc<AtomicBool>,
+    gates: Arc<Gates>,
 }
 
 impl DispatchHandle {
@@ -113,10 +114,11 @@ impl DispatchHandle {
     }
 
     /// A lease for the deliveries of a message accepted now, if this node has room to send
-    /// them at once; `None` leaves them pending for whichever node claims them.
-    pub fn lease_for_new_deliveries(&self) -> Option<i64> {
+    /// them at once (`None` leaves them pending for whichever node claims them); and the
+    /// endpoints it holds enough of already, whose deliveries stay pending even so.
+    pub fn lease_for_new_deliveries(&self) -> (Option<i64>, Arc<[String]>) {
         let room = self.held.load(Ordering::Acquire) < self.max_in_flight;
-        room.then(|| self.sender.timing.now_ms() + self.lease_ms)
+        (room.then(|| self.sender.timing.now_ms() + self.lease_ms), self.gates.busy())
     }
 
     /// Gives committed, leased deliveries to the dispatcher. If it has stopped, their leases
@@ -145,7 +147,7 @@ impl DispatchHandle {
             recorded.as_mut().enable();
             if self.is_quiet() {
                 let before = self.unrecorded.generation();
-                let next = self.store.next_due_at().await?;
+                let next = self.store.next_due_at(Arc::from([])).await?;
                 if !self.is_quiet() || self.unrecorded.generation() != before {
                     continue; // the answer may predate a claim or a recording: ask again
                 }
@@ -223,11 +225,12 @@ impl Dispatcher {
             store: store.clone(),
             unrecorded: Arc::default(),
             claiming: Arc::default(),
+            gates: Arc::new(Gates::new(config.endpoint_in_flight)),
         };
         let dispatcher = Self {
             store,
             sender,
-            gates: Arc::new(Gates::new(config.endpoint_in_flight)),
+            gates: handle.gates.clone(),
             handle: handle.clone(),
             handed_over,
             recheck_at: std::sync::Mutex::new(None),
@@ -308,7 +311,12 @@ impl Dispatcher {
         // counted as held, so ingestion keeps leasing new deliveries meanwhile.
         self.handle.claiming.store(true, Ordering::Release);
         self.handle.unrecorded.progressed();
-        let claimed = self.store.claim_due_deliveries(now, limit, lease).await;
+        let claiming = Claiming {
+            per_endpoint: self.gates.room_per_claim(),
+            skip: self.gates.busy(),
+            ..Claiming::new(now, limit, lease)
+        };
+        let claimed = self.store.claim_due_deliveries(claiming).await;
         let claimed = claimed.unwrap_or_else(|e| {
             tracing::error!(error = %e, "claiming deliveries failed");
             Vec::new()
@@ -331,6 +339,7 @@ impl Dispatcher {
             let (store, unrecorded, now) =
                 (self.store.clone(), self.handle.unrecorded.clone(), self.now_ms());
             let handed_back = release(&claim, now + BUSY_DELAY_MS);
+            self.sender.metrics.handed_back();
             unrecorded.add(1);
             self.handle.held.fetch_sub(1, Ordering::AcqRel);
             tokio::spawn(async move {
@@ -347,10 +356,12 @@ impl Dispatcher {
         };
         let (sender, running, held) =
             (self.sender.clone(), running.clone(), self.handle.held.clone());
-        let gates = self.gates.clone();
+        let (gates, work) = (self.gates.clone(), self.handle.work_available.clone());
         tracker.spawn(async move {
             let outcome = deliver(&sender, &claim, &gate, &running).await;
-            gates.leave(&claim.endpoint.id, &gate);
+            if gates.leave(&claim.endpoint.id, &gate) {
+                work.notify_one(); // its deliveries left in the store are claimed now
+            }
             running.report(outcome, &held);
             running.slot_freed.notify_one();
         });
@@ -373,7 +384,8 @@ impl Dispatcher {
 
     /// How long until the next pending delivery is due (at most [`IDLE_WAKE`]).
     async fn until_next_due(&self) -> Duration {
-        match self.store.next_due_at().await {
+        // Busy endpoints' due deliveries wait for their room, which wakes the loop itself.
+        match self.store.next_due_at(self.gates.busy()).await {
             Ok(Some(due)) => Duration::from_millis(
                 (due - self.now_ms()).clamp(1, IDLE_WAKE.as_millis() as i64) as u64,
             ),

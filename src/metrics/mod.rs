@@ -120,6 +120,7 @@ pub struct Metrics {
     deliveries_scheduled: Gauge,
     endpoints_disabled: Counter,
     messages_exhausted: Counter,
+    claims_handed_back: Counter,
     commit_seconds: Histogram,
     commit_batch: Histogram,
     http_requests: Family<RequestLabels, Counter>,
@@ -148,6 +149,7 @@ impl Metrics {
             deliveries_scheduled: Gauge::default(),
             endpoints_disabled: Counter::default(),
             messages_exhausted: Counter::default(),
+            claims_handed_back: Counter::default(),
             // 100 µs to about 1.6 s; and 1 to 1024 jobs.
             commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
             commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
@@ -207,6 +209,12 @@ impl Metrics {
             self.messages_exhausted.clone(),
         );
         r.register(
+            "hookd_claims_handed_back",
+            "Deliveries claimed and given back unsent because their endpoint held all it may \
+             (a steady rise means one endpoint's backlog churns through the store)",
+            self.claims_handed_back.clone(),
+        );
+        r.register(
             "hookd_store_commit_seconds",
             "Time of one group commit (one transaction for every write queued meanwhile)",
             self.commit_seconds.clone(),
@@ -251,6 +259,11 @@ impl Metrics {
     /// A delivery failed for good.
     pub fn exhausted(&self) {
         self.messages_exhausted.inc();
+    }
+
+    /// A claim was given back unsent: its endpoint held all it may.
+    pub fn handed_back(&self) {
+        self.claims_handed_back.inc();
     }
 
     pub fn endpoints_disabled(&self, count: usize) {

@@ -91,8 +91,32 @@ pub struct NewMessage {
     /// Lease the new deliveries until then to the caller, who sends them at once (the hot
     /// path: no claim round trip). `None`, or a `deliver_at` in the future: left pending.
     pub lease: Option<i64>,
+    /// Endpoints whose deliveries stay pending even with a lease: the caller holds as many
+    /// of theirs as it takes, and claims the rest when it has room (fair sharing).
+    pub busy: Arc<[String]>,
     /// Deliver to this (enabled) endpoint only, whatever its filters: an example send.
     pub only_endpoint: Option<String>,
+}
+
+/// What a dispatcher asks for when it claims: deliveries due at `now`, leased until `lease`.
+#[derive(Debug, Clone)]
+pub struct Claiming {
+    pub now: i64,
+    pub lease: i64,
+    /// The oldest due deliveries looked at; the claim takes at most this many.
+    pub limit: usize,
+    /// Of those, at most this many per endpoint, so one endpoint's backlog does not fill a
+    /// claim (the rest wait in the store, not in memory, until the endpoint has room).
+    pub per_endpoint: usize,
+    /// Endpoints passed over: the caller holds as many of theirs as it takes.
+    pub skip: Arc<[String]>,
+}
+
+impl Claiming {
+    /// Up to `limit` deliveries, whatever their endpoint.
+    pub fn new(now: i64, limit: usize, lease: i64) -> Self {
+        Self { now, lease, limit, per_endpoint: limit, skip: Arc::from([]) }
+    }
 }
 
 /// The text of the conflict an outdated endpoint update meets.
@@ -119,27 +143,35 @@ impl NewMessage {
     pub fn lease_now(&self) -> Option<i64> {
         self.lease.filter(|_| self.due() <= self.message.created_at)
     }
+
+    /// The lease a new delivery to `endpoint_id` takes, if any.
+    pub fn lease_for(&self, endpoint_id: &str) -> Option<i64> {
+        self.lease_now().filter(|_| !self.busy.iter().any(|b| b == endpoint_id))
+    }
+
+    /// Whether any of these endpoints' new deliveries is left pending (so a dispatcher
+    /// should be told).
+    pub fn leaves_pending<'a>(&self, mut endpoint_ids: impl Iterator<Item = &'a str>) -> bool {
+        endpoint_ids.any(|id| self.lease_for(id).is_none())
+    }
 }
 
 /// The answer for a stored message whose deliveries are `targets` (delivery id, endpoint):
-/// leased to the caller as claims when `lease` is set.
-pub fn created(message: Message, targets: Vec<(i64, Endpoint)>, lease: Option<i64>) -> Accepted {
+/// leased to the caller as claims where `new` leased them.
+pub fn created(message: Message, targets: Vec<(i64, Endpoint)>, new: &NewMessage) -> Accepted {
     let deliveries = targets.len();
-    let leased = match lease {
-        Some(lease) => {
-            let shared = Arc::new(message.clone());
-            let claim = |(delivery_id, endpoint)| Claim {
-                delivery_id,
-                lease,
-                attempts: 0,
-                manual: false,
-                message: shared.clone(),
-                endpoint: Arc::new(endpoint),
-            };
-            targets.into_iter().map(claim).collect()
-        }
-        None => Vec::new(),
+    let shared = Arc::new(message.clone());
+    let claim = |(delivery_id, endpoint): (i64, Endpoint)| {
+        Some(Claim {
+            delivery_id,
+            lease: new.lease_for(&endpoint.id)?,
+            attempts: 0,
+            manual: false,
+            message: shared.clone(),
+            endpoint: Arc::new(endpoint),
+        })
     };
+    let leased = targets.into_iter().filter_map(claim).collect();
     Accepted::Created { message, deliveries, leased }
 }
 
@@ -272,20 +304,15 @@ pub trait Store: Send + Sync + 'static {
     /// Asks a running task to stop (a finished one is left as it is); answers it.
     async fn cancel_task(&self, id: &str, now: i64) -> StoreResult<BackgroundTask>;
 
-    /// Leases up to `limit` deliveries due at `now` until `lease`, oldest first.
-    async fn claim_due_deliveries(
-        &self,
-        now: i64,
-        limit: usize,
-        lease: i64,
-    ) -> StoreResult<Vec<Claim>>;
+    /// Leases due deliveries, oldest first, within `claiming`'s limits.
+    async fn claim_due_deliveries(&self, claiming: Claiming) -> StoreResult<Vec<Claim>>;
     /// Records attempts and moves deliveries on at `now`; returns the ids of endpoints it
     /// disabled. Shared, so a caller can record the same batch again after a failure
     /// without a copy.
     async fn record_outcomes(&self, outcomes: Arc<[Outcome]>, now: i64)
     -> StoreResult<Vec<String>>;
-    /// When the next pending delivery is due, if any is.
-    async fn next_due_at(&self) -> StoreResult<Option<i64>>;
+    /// When the next pending delivery is due, if any is, leaving out the endpoints in `skip`.
+    async fn next_due_at(&self, skip: Arc<[String]>) -> StoreResult<Option<i64>>;
     /// Returns expired leases (a dead dispatcher's claims) to pending; returns how many.
     async fn expire_leases(&self, now: i64) -> StoreResult<usize>;
 

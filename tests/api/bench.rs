@@ -28,3 +28,27 @@ async fn compare_runs_all_three_and_reports_the_ratios() {
         assert!(value > 0.0 && value.is_finite(), "{ratio} = {value}");
     }
 }
+
+/// `hookd bench --fairness` end to end, small: every run delivers every healthy message and
+/// reports its figures (the figures themselves are docs/benchmarks.md's).
+#[tokio::test]
+async fn fairness_measures_the_trickle_and_the_healthy_endpoint() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["bench", "--fairness", "--burst", "500", "--messages", "300", "--json"])
+        .args(["--concurrency", "8"])
+        .output()
+        .await
+        .expect("running hookd bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "hookd bench failed: {stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    assert_eq!(report["trickle_alone"]["messages"], 1000, "{report}");
+    assert!(report["trickle_beside_burst"]["messages"].as_u64() > Some(0), "{report}");
+    let runs = report["healthy"].as_array().expect("healthy runs");
+    let labels: Vec<&str> = runs.iter().filter_map(|r| r["label"].as_str()).collect();
+    assert_eq!(labels, ["alone", "other-app", "same-app"]);
+    for run in runs {
+        assert_eq!(run["deliveries"], 300, "{run}");
+    }
+}

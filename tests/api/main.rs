@@ -17,6 +17,7 @@ mod ed25519;
 mod endpoints;
 mod errors;
 mod event_types;
+mod fairness;
 mod filters;
 mod hardening;
 mod hardening_input;

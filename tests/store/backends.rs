@@ -98,6 +98,7 @@ pub mod fixtures {
             idempotency_key: None,
             deliver_at: None,
             lease: None,
+            busy: std::sync::Arc::from([]),
             only_endpoint: None,
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hookd::model::delivery::{EndpointEffect, NextStep};
 use hookd::model::time::now_ms;
 use hookd::model::{HourCount, Overview, Session};
-use hookd::store::{Store, StoreError};
+use hookd::store::{Claiming, Store, StoreError};
 
 use crate::backends::fixtures::{app, endpoint, message};
 use crate::delivery::outcome;
@@ -73,7 +73,7 @@ pub async fn overview_counts_the_last_day(store: Arc<dyn Store>) {
         store.accept_message(message(&a.id, "x")).await.unwrap();
     }
     let now = now_ms();
-    let claims = store.claim_due_deliveries(now, 2, now + 60_000).await.unwrap();
+    let claims = store.claim_due_deliveries(Claiming::new(now, 2, now + 60_000)).await.unwrap();
     let done = vec![
         outcome(&claims[0], NextStep::Succeeded, EndpointEffect::Healthy),
         outcome(&claims[1], NextStep::Failed, EndpointEffect::Failing { now, disable_before: 0 }),

@@ -4,7 +4,7 @@ use hookd::model::delivery::{Claim, EndpointEffect, NextStep, Outcome};
 use hookd::model::task::Selection;
 use hookd::model::time::now_ms;
 use hookd::model::{Attempt, DeliveryStatus, TriggerType, ids};
-use hookd::store::{Accepted, Store};
+use hookd::store::{Accepted, Claiming, Store};
 
 use crate::backends::fixtures::{app, endpoint, first, message};
 
@@ -48,13 +48,13 @@ pub async fn claim_record_and_retry(store: Arc<dyn Store>) {
         store.accept_message(message(&app_id, "x")).await.unwrap();
     }
     let now = now_ms();
-    assert!(store.next_due_at().await.unwrap().is_some_and(|due| due <= now));
+    assert!(store.next_due_at(Arc::from([])).await.unwrap().is_some_and(|due| due <= now));
     let lease = now + 60_000;
-    let first_two = store.claim_due_deliveries(now, 2, lease).await.unwrap();
-    let last = store.claim_due_deliveries(now, 2, lease).await.unwrap();
+    let first_two = store.claim_due_deliveries(Claiming::new(now, 2, lease)).await.unwrap();
+    let last = store.claim_due_deliveries(Claiming::new(now, 2, lease)).await.unwrap();
     assert_eq!((first_two.len(), last.len()), (2, 1));
     assert!(
-        store.claim_due_deliveries(now, 10, lease).await.unwrap().is_empty(),
+        store.claim_due_deliveries(Claiming::new(now, 10, lease)).await.unwrap().is_empty(),
         "leased work is not claimed twice"
     );
     assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Sending);
@@ -69,9 +69,13 @@ pub async fn claim_record_and_retry(store: Arc<dyn Store>) {
     assert_eq!(status_of(&store, &first_two[0].message.id).await, DeliveryStatus::Success);
     assert_eq!(status_of(&store, &first_two[1].message.id).await, DeliveryStatus::Failed);
     assert_eq!(status_of(&store, &last[0].message.id).await, DeliveryStatus::Pending);
-    assert_eq!(store.next_due_at().await.unwrap(), Some(retry_at));
-    assert!(store.claim_due_deliveries(now, 10, lease).await.unwrap().is_empty(), "not due yet");
-    let again = store.claim_due_deliveries(retry_at, 10, retry_at + 60_000).await.unwrap();
+    assert_eq!(store.next_due_at(Arc::from([])).await.unwrap(), Some(retry_at));
+    assert!(
+        store.claim_due_deliveries(Claiming::new(now, 10, lease)).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let again =
+        store.claim_due_deliveries(Claiming::new(retry_at, 10, retry_at + 60_000)).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
 
     let by_msg = store.list_attempts_by_message(&last[0].message.id, first(10)).await.unwrap();
@@ -87,11 +91,16 @@ pub async fn leases_expire_and_stale_outcomes_are_ignored(store: Arc<dyn Store>)
         Accepted::Replayed(_) => unreachable!(),
     };
     let now = now_ms();
-    let stale = store.claim_due_deliveries(now, 10, now + 100).await.unwrap().remove(0);
+    let stale =
+        store.claim_due_deliveries(Claiming::new(now, 10, now + 100)).await.unwrap().remove(0);
     assert_eq!(store.expire_leases(now + 50).await.unwrap(), 0);
     assert_eq!(store.expire_leases(now + 200).await.unwrap(), 1, "an expired lease comes back");
     assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Pending);
-    let fresh = store.claim_due_deliveries(now + 200, 10, now + 60_000).await.unwrap().remove(0);
+    let fresh = store
+        .claim_due_deliveries(Claiming::new(now + 200, 10, now + 60_000))
+        .await
+        .unwrap()
+        .remove(0);
     assert_ne!(fresh.lease, stale.lease);
 
     store
@@ -130,7 +139,9 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
         (1, lease, ep_id.as_str())
     );
     assert_eq!(status_of(&store, &msg.id).await, DeliveryStatus::Sending);
-    assert!(store.claim_due_deliveries(now_ms(), 10, lease).await.unwrap().is_empty());
+    assert!(
+        store.claim_due_deliveries(Claiming::new(now_ms(), 10, lease)).await.unwrap().is_empty()
+    );
     store
         .record_outcomes(
             vec![outcome(&leased[0], NextStep::Succeeded, EndpointEffect::None)].into(),
@@ -140,8 +151,11 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
         .unwrap();
 
     store.resend(&msg.id, &ep_id, now_ms()).await.unwrap();
-    let manual =
-        store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().remove(0);
+    let manual = store
+        .claim_due_deliveries(Claiming::new(now_ms(), 10, now_ms() + 60_000))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(manual.manual);
     store
         .record_outcomes(
@@ -174,7 +188,14 @@ pub async fn leased_on_accept_resend_and_recover(store: Arc<dyn Store>) {
         (0, None),
         "nothing after the cursor"
     );
-    assert_eq!(store.claim_due_deliveries(now_ms(), 10, now_ms() + 60_000).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_due_deliveries(Claiming::new(now_ms(), 10, now_ms() + 60_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn endpoint_health(store: Arc<dyn Store>) {
@@ -183,7 +204,7 @@ pub async fn endpoint_health(store: Arc<dyn Store>) {
         store.accept_message(message(&app_id, "x")).await.unwrap();
     }
     let now = now_ms();
-    let claims = store.claim_due_deliveries(now, 10, now + 60_000).await.unwrap();
+    let claims = store.claim_due_deliveries(Claiming::new(now, 10, now + 60_000)).await.unwrap();
     let failing = |claim: &Claim, disable_before| {
         outcome(
             claim,
@@ -242,7 +263,11 @@ pub async fn purge_keeps_what_is_pending_or_recent(store: Arc<dyn Store>) {
         ids.push(message.id);
     }
     // Deliver the oldest; the second stays pending.
-    let claim = store.claim_due_deliveries(1_000, 1, now_ms() + 60_000).await.unwrap().remove(0);
+    let claim = store
+        .claim_due_deliveries(Claiming::new(1_000, 1, now_ms() + 60_000))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(claim.message.id, ids[0]);
     store
         .record_outcomes(
@@ -269,7 +294,7 @@ pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
     store.accept_message(message(&app_id, "x")).await.unwrap();
     store.accept_message(message(&other.id, "x")).await.unwrap();
     let now = now_ms();
-    let claims = store.claim_due_deliveries(now, 10, now + 60_000).await.unwrap();
+    let claims = store.claim_due_deliveries(Claiming::new(now, 10, now + 60_000)).await.unwrap();
     assert_eq!(claims.len(), 3);
     store.delete_endpoint(&app_id, &gone).await.unwrap();
     store.delete_app(&other.id).await.unwrap();
@@ -282,7 +307,13 @@ pub async fn outcomes_of_deleted_endpoints_are_dropped(store: Arc<dyn Store>) {
     let logged = store.list_attempts_by_endpoint(&kept, first(10)).await.unwrap().items;
     assert_eq!(logged.len(), 1, "the surviving endpoint's attempt is logged");
     assert!(store.list_attempts_by_endpoint(&gone, first(10)).await.unwrap().items.is_empty());
-    assert!(store.claim_due_deliveries(now_ms(), 10, now + 60_000).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due_deliveries(Claiming::new(now_ms(), 10, now + 60_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn backlog_and_heartbeat(store: Arc<dyn Store>) {
@@ -298,7 +329,7 @@ pub async fn backlog_and_heartbeat(store: Arc<dyn Store>) {
     // Seen from before they were accepted, the same deliveries are due later.
     assert_eq!(store.backlog(now - 10_000).await.unwrap(), Backlog { due: 0, scheduled: 2 });
     // A leased delivery is being sent: neither.
-    store.claim_due_deliveries(after, 1, after + 60_000).await.unwrap();
+    store.claim_due_deliveries(Claiming::new(after, 1, after + 60_000)).await.unwrap();
     assert_eq!(store.backlog(after).await.unwrap(), Backlog { due: 1, scheduled: 0 });
 
     // The health check's write: the first inserts the row, the next ones update it.
@@ -398,4 +429,62 @@ pub async fn background_tasks(store: Arc<dyn Store>) {
         store.replay_step(&app_id, &of_x(false), cursor.unwrap(), 1, now_ms()).await.unwrap();
     assert_eq!(rest.0, 1);
     assert_eq!(store.count_replay(&app_id, &of_x(false)).await.unwrap(), 0, "both queued");
+}
+
+/// Fair sharing: a delivery to an endpoint its node is busy with stays pending even with a
+/// lease, and a claim passes over that endpoint's deliveries until it has room.
+pub async fn busy_endpoints_stay_pending_and_are_passed_over(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    let busy = store.insert_endpoint(endpoint(&a.id, "busy")).await.unwrap();
+    let free = store.insert_endpoint(endpoint(&a.id, "free")).await.unwrap();
+    let skip: Arc<[String]> = Arc::from([busy.id.clone()]);
+    let lease = now_ms() + 60_000;
+    let new =
+        hookd::store::NewMessage { lease: Some(lease), busy: skip.clone(), ..message(&a.id, "x") };
+    let Accepted::Created { deliveries, leased, .. } = store.accept_message(new).await.unwrap()
+    else {
+        panic!("expected a new message")
+    };
+    assert_eq!(deliveries, 2);
+    let leased: Vec<&str> = leased.iter().map(|c| c.endpoint.id.as_str()).collect();
+    assert_eq!(leased, [free.id.as_str()], "only the endpoint with room is leased");
+
+    // The same with an idempotency key (PostgreSQL's transactional path, not its group).
+    let keyed = hookd::store::NewMessage {
+        lease: Some(lease),
+        busy: skip.clone(),
+        idempotency_key: Some("k".into()),
+        ..message(&a.id, "x")
+    };
+    let Accepted::Created { leased, .. } = store.accept_message(keyed).await.unwrap() else {
+        panic!("expected a new message")
+    };
+    let leased: Vec<&str> = leased.iter().map(|c| c.endpoint.id.as_str()).collect();
+    assert_eq!(leased, [free.id.as_str()], "keyed: only the endpoint with room is leased");
+
+    let now = now_ms();
+    let passed_over = store
+        .claim_due_deliveries(Claiming { skip, ..Claiming::new(now, 10, lease) })
+        .await
+        .unwrap();
+    assert!(passed_over.is_empty(), "the busy endpoint's delivery is passed over");
+    let claimed = store.claim_due_deliveries(Claiming::new(now, 10, lease)).await.unwrap();
+    let claimed: Vec<&str> = claimed.iter().map(|c| c.endpoint.id.as_str()).collect();
+    assert_eq!(claimed, [busy.id.as_str(), busy.id.as_str()], "claimed once it has room");
+
+    for _ in 0..3 {
+        store.accept_message(message(&a.id, "x")).await.unwrap();
+    }
+    let one_each = Claiming { per_endpoint: 1, ..Claiming::new(now_ms(), 10, lease) };
+    let mut claimed: Vec<String> = store
+        .claim_due_deliveries(one_each)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.endpoint.id.clone())
+        .collect();
+    claimed.sort();
+    let mut both = vec![busy.id.clone(), free.id.clone()];
+    both.sort();
+    assert_eq!(claimed, both, "one delivery per endpoint, the oldest of each");
 }

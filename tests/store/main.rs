@@ -52,6 +52,7 @@ conformance! {
     crate::delivery::outcomes_of_deleted_endpoints_are_dropped => outcomes_of_deleted_endpoints_are_dropped,
     crate::delivery::backlog_and_heartbeat => backlog_and_heartbeat,
     crate::delivery::background_tasks => background_tasks,
+    crate::delivery::busy_endpoints_stay_pending_and_are_passed_over => busy_endpoints_stay_pending_and_are_passed_over,
     crate::console::sessions_expire_and_end => sessions_expire_and_end,
     crate::console::applications_are_searched_by_name_or_uid => applications_are_searched_by_name_or_uid,
     crate::console::overview_counts_the_last_day => overview_counts_the_last_day,

@@ -13,8 +13,8 @@ use super::util::{Cached, internal, notify};
 use crate::model::Attempt;
 use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
 use crate::security::sealing::Keyring;
-use crate::store::StoreResult;
 use crate::store::rows::{ENDPOINT, MESSAGE};
+use crate::store::{Claiming, StoreResult};
 
 pub(super) async fn relax(tx: &Transaction<'_>) -> StoreResult<()> {
     tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(internal)
@@ -23,17 +23,26 @@ pub(super) async fn relax(tx: &Transaction<'_>) -> StoreResult<()> {
 pub(super) async fn claim(
     tx: &Transaction<'_>,
     keys: &Keyring,
-    now: i64,
-    limit: i64,
-    lease: i64,
+    claiming: &Claiming,
 ) -> StoreResult<Vec<Claim>> {
+    let Claiming { now, lease, .. } = *claiming;
+    let (limit, per_endpoint) = (claiming.limit as i64, claiming.per_endpoint as i64);
+    let skip: &[String] = &claiming.skip;
     let claimed = tx
         .rows(
             "UPDATE deliveries SET state = 3, lease_until = $1
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 1 AND next_attempt_at <= $2
-                          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, row_number() OVER (PARTITION BY endpoint_id
+                                                  ORDER BY next_attempt_at) AS nth
+                    FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries
+                          WHERE state = 1 AND next_attempt_at <= $2
+                          AND endpoint_id <> ALL($4::text[])
+                          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) AS due
+                    ) AS ranked
+                WHERE nth <= $5)
              RETURNING id, msg_id, endpoint_id, attempts, manual",
-            &[&lease, &now, &limit],
+            &[&lease, &now, &limit, &skip, &per_endpoint],
         )
         .await
         .map_err(internal)?;
@@ -222,9 +231,16 @@ async fn endpoint_effect(
     Ok(disabled)
 }
 
-pub(super) async fn next_due_at(c: &impl GenericClient) -> StoreResult<Option<i64>> {
+pub(super) async fn next_due_at(
+    c: &impl GenericClient,
+    skip: &[String],
+) -> StoreResult<Option<i64>> {
     let row = c
-        .row("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1", &[])
+        .row(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1
+             AND endpoint_id <> ALL($1::text[])",
+            &[&skip],
+        )
         .await
         .map_err(internal)?;
     Ok(row.get(0))

@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::util::{Cached, internal, notify};
 use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
-use crate::model::{DeliveryStatus, Endpoint, Message};
+use crate::model::{Endpoint, Message};
 use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::opt_json;
@@ -185,12 +185,11 @@ async fn accept_many(
             answers[i] = Err(StoreError::DuplicateEventId(event_id));
             continue;
         }
-        let lease = news[i].lease_now();
-        left_pending |= lease.is_none() && !targets.is_empty();
+        left_pending |= news[i].leaves_pending(targets.iter().map(|ep| ep.id.as_str()));
         let id_of =
             |ep: Endpoint| Some((delivery_ids.remove(&(msg.id.clone(), ep.id.clone()))?, ep));
         let targets = targets.into_iter().filter_map(id_of).collect();
-        answers[i] = Ok(created(msg, targets, lease));
+        answers[i] = Ok(created(msg, targets, &news[i]));
     }
     // After the commit: failing here must not fail messages that are stored. A node that
     // misses the wake-up finds the work at its next look, within a second.
@@ -251,9 +250,10 @@ async fn insert_many(
     let (mut m, mut d) = (MessageColumns::default(), DeliveryColumns::default());
     for (i, msg, targets) in fanned {
         m.push(msg);
-        let (due, lease) = (news[*i].due(), news[*i].lease_now());
-        let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
+        let due = news[*i].due();
         for ep in targets {
+            let lease = news[*i].lease_for(&ep.id);
+            let state = messages::state_of(lease);
             d.msg_id.push(&msg.id);
             d.endpoint_id.push(&ep.id);
             d.state.push(state as i16);

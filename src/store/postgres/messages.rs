@@ -27,7 +27,7 @@ pub(super) async fn accept(
     keys: &Keyring,
     new: &NewMessage,
 ) -> StoreResult<Option<Accepted>> {
-    let (due, lease) = (new.due(), new.lease_now());
+    let due = new.due();
     let mut msg = new.message.clone();
     msg.app_id = catalog::find_app(tx, &msg.app_id).await?.id;
     if let Some(key) = &new.idempotency_key {
@@ -38,7 +38,7 @@ pub(super) async fn accept(
     insert_message(tx, &msg).await?;
     let enabled = endpoints::enabled_of_app(tx, keys, &msg.app_id).await?;
     let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
-    let targets = fan_out(tx, &msg, targets, due, lease).await?;
+    let targets = fan_out(tx, &msg, targets, due, new).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
             .exec(
@@ -52,10 +52,10 @@ pub(super) async fn accept(
             return Ok(None);
         }
     }
-    if lease.is_none() && !targets.is_empty() {
+    if new.leaves_pending(targets.iter().map(|(_, ep)| ep.id.as_str())) {
         notify(tx, WORK_CHANNEL).await?;
     }
-    Ok(Some(created(msg, targets, lease)))
+    Ok(Some(created(msg, targets, new)))
 }
 
 /// The answer for a message whose idempotency key another transaction committed first.
@@ -106,16 +106,14 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
     Ok(())
 }
 
-/// Inserts one delivery per subscribed endpoint, pending or leased until `lease`.
+/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says.
 async fn fan_out(
     tx: &Transaction<'_>,
     msg: &Message,
     targets: Vec<Endpoint>,
     due: i64,
-    lease: Option<i64>,
+    new: &NewMessage,
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
-    let state =
-        if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending } as i16;
     let mut targets: HashMap<String, Endpoint> =
         targets.into_iter().map(|ep| (ep.id.clone(), ep)).collect();
     if targets.is_empty() {
@@ -123,13 +121,16 @@ async fn fan_out(
     }
     // One statement for any number of endpoints: one round trip inside the transaction.
     let ids: Vec<&String> = targets.keys().collect();
+    let leases: Vec<Option<i64>> = ids.iter().map(|id| new.lease_for(id)).collect();
+    let states: Vec<i16> = leases.iter().map(|l| state_of(*l) as i16).collect();
     let inserted = tx
         .rows(
             "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
                  lease_until, updated_at)
-             SELECT $1, endpoint_id, $3, 0, $4, $5, $6 FROM UNNEST($2::text[]) AS t(endpoint_id)
+             SELECT $1, endpoint_id, state, 0, $4, lease, $6
+             FROM UNNEST($2::text[], $3::smallint[], $5::bigint[]) AS t(endpoint_id, state, lease)
              RETURNING id, endpoint_id",
-            &[&msg.id, &ids, &state, &due, &lease, &msg.created_at],
+            &[&msg.id, &ids, &states, &due, &leases, &msg.created_at],
         )
         .await
         .map_err(internal)?;
@@ -231,4 +232,9 @@ pub(super) async fn delete_of_app(
         .await
         .map_err(internal)?;
     Ok(deleted as usize)
+}
+
+/// A new delivery's state: sending when it is leased to its accepting node, else pending.
+pub(super) fn state_of(lease: Option<i64>) -> DeliveryStatus {
+    if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending }
 }

@@ -35,7 +35,7 @@ use crate::model::{
 use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
-    Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
+    Accepted, Backlog, Claiming, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
     StoreResult, Unobserved, after_read,
 };
 
@@ -325,15 +325,8 @@ impl Store for PgStore {
         tasks::cancel(&self.client().await?, id, now).await
     }
 
-    async fn claim_due_deliveries(
-        &self,
-        now: i64,
-        limit: usize,
-        lease: i64,
-    ) -> StoreResult<Vec<Claim>> {
-        in_tx!(self, relaxed = true, |tx| {
-            dispatch::claim(&tx, &self.keys, now, limit as i64, lease).await?
-        })
+    async fn claim_due_deliveries(&self, claiming: Claiming) -> StoreResult<Vec<Claim>> {
+        in_tx!(self, relaxed = true, |tx| dispatch::claim(&tx, &self.keys, &claiming).await?)
     }
 
     async fn record_outcomes(
@@ -355,8 +348,8 @@ impl Store for PgStore {
         Ok(disabled)
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        dispatch::next_due_at(&self.client().await?).await
+    async fn next_due_at(&self, skip: Arc<[String]>) -> StoreResult<Option<i64>> {
+        dispatch::next_due_at(&self.client().await?, &skip).await
     }
 
     async fn expire_leases(&self, now: i64) -> StoreResult<usize> {

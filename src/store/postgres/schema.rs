@@ -160,6 +160,12 @@ CREATE TABLE nodes (
     seen_at  BIGINT NOT NULL
 );
 "#,
+    r#"
+-- Due work by time with its endpoint: a claim passes over the endpoints its node is busy
+-- with by reading the index alone, not one row per delivery of theirs (fair sharing).
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at, endpoint_id) WHERE state = 1;
+"#,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {

@@ -11,8 +11,8 @@ use super::util::internal;
 use crate::model::Attempt;
 use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
 use crate::security::sealing::Keyring;
-use crate::store::StoreResult;
 use crate::store::rows::{ENDPOINT, MESSAGE};
+use crate::store::{Claiming, StoreResult};
 
 struct ClaimedRow {
     id: i64,
@@ -25,20 +25,28 @@ struct ClaimedRow {
 pub(super) fn claim(
     conn: &Connection,
     keys: &Keyring,
-    now: i64,
-    limit: usize,
-    lease: i64,
+    claiming: &Claiming,
 ) -> StoreResult<Vec<Claim>> {
+    let Claiming { now, lease, limit, per_endpoint, .. } = *claiming;
     let mut stmt = conn
         .prepare_cached(
             "UPDATE deliveries SET state = 3, lease_until = ?1
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 1 AND next_attempt_at <= ?2
-                          ORDER BY next_attempt_at LIMIT ?3)
+             WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, row_number() OVER (PARTITION BY endpoint_id
+                                                  ORDER BY next_attempt_at) AS nth
+                    FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries
+                          WHERE state = 1 AND next_attempt_at <= ?2
+                          AND endpoint_id NOT IN (SELECT value FROM json_each(?4))
+                          ORDER BY next_attempt_at LIMIT ?3))
+                WHERE nth <= ?5)
              RETURNING id, msg_id, endpoint_id, attempts, manual",
         )
         .map_err(internal)?;
+    let skip = serde_json::to_string(&claiming.skip[..]).map_err(internal)?;
+    let (limit, per_endpoint) = (limit as i64, per_endpoint as i64);
     let claimed: Vec<ClaimedRow> = stmt
-        .query_map(params![lease, now, limit as i64], |r| {
+        .query_map(params![lease, now, limit, skip, per_endpoint], |r| {
             Ok(ClaimedRow {
                 id: r.get(0)?,
                 msg_id: r.get(1)?,
@@ -211,10 +219,14 @@ fn endpoint_effect(
     Ok(changed > 0)
 }
 
-pub(super) fn next_due_at(conn: &Connection) -> StoreResult<Option<i64>> {
-    conn.prepare_cached("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(internal)
+pub(super) fn next_due_at(conn: &Connection, skip: &[String]) -> StoreResult<Option<i64>> {
+    let skip = serde_json::to_string(skip).map_err(internal)?;
+    conn.prepare_cached(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 1
+         AND endpoint_id NOT IN (SELECT value FROM json_each(?1))",
+    )
+    .and_then(|mut s| s.query_row([skip], |r| r.get(0)))
+    .map_err(internal)
 }
 
 pub(super) fn expire_leases(conn: &Connection, now: i64) -> StoreResult<usize> {

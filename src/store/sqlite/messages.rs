@@ -27,7 +27,7 @@ pub(super) fn accept(
     keys: &Keyring,
     new: &NewMessage,
 ) -> StoreResult<Accepted> {
-    let (due, lease) = (new.due(), new.lease_now());
+    let due = new.due();
     let mut msg = new.message.clone();
     let app = app_entry(conn, cache, keys, &msg.app_id)?;
     msg.app_id.clone_from(&app.app_id);
@@ -38,7 +38,7 @@ pub(super) fn accept(
     }
     insert_message(conn, &msg)?;
     let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
-    let targets = fan_out(conn, &msg, targets, due, lease)?;
+    let targets = fan_out(conn, &msg, targets, due, new)?;
     if let Some(key) = &new.idempotency_key {
         conn.prepare_cached(
             "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES (?, ?, ?, ?)",
@@ -46,7 +46,7 @@ pub(super) fn accept(
         .and_then(|mut s| s.execute(params![msg.app_id, key, msg.id, msg.created_at]))
         .map_err(internal)?;
     }
-    Ok(created(msg, targets, lease))
+    Ok(created(msg, targets, new))
 }
 
 /// The application `key` names with its enabled endpoints: from the copy, else read (and
@@ -105,13 +105,13 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
     Ok(())
 }
 
-/// Inserts one delivery per subscribed endpoint, pending or leased until `lease`.
+/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says.
 fn fan_out(
     conn: &Connection,
     msg: &Message,
     targets: Vec<Endpoint>,
     due: i64,
-    lease: Option<i64>,
+    new: &NewMessage,
 ) -> StoreResult<Vec<(i64, Endpoint)>> {
     let mut insert = conn
         .prepare_cached(
@@ -119,9 +119,10 @@ fn fan_out(
              lease_until, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?)",
         )
         .map_err(internal)?;
-    let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
     let mut created = Vec::new();
     for ep in targets {
+        let lease = new.lease_for(&ep.id);
+        let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
         insert
             .execute(params![msg.id, ep.id, state as i64, due, lease, msg.created_at])
             .map_err(internal)?;

@@ -34,7 +34,7 @@ use crate::security::files::{private_dir, private_file};
 use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
-    Accepted, Backlog, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
+    Accepted, Backlog, Claiming, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
     StoreResult, Unobserved, after_read,
 };
 
@@ -297,14 +297,9 @@ impl Store for SqliteStore {
         self.writer.run(move |c| tasks::cancel(c, &id, now)).await
     }
 
-    async fn claim_due_deliveries(
-        &self,
-        now: i64,
-        limit: usize,
-        lease: i64,
-    ) -> StoreResult<Vec<Claim>> {
+    async fn claim_due_deliveries(&self, claiming: Claiming) -> StoreResult<Vec<Claim>> {
         let keys = self.keys.clone();
-        self.writer.run_relaxed(move |c| dispatch::claim(c, &keys, now, limit, lease)).await
+        self.writer.run_relaxed(move |c| dispatch::claim(c, &keys, &claiming)).await
     }
 
     async fn record_outcomes(
@@ -324,8 +319,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        self.readers.run(dispatch::next_due_at).await
+    async fn next_due_at(&self, skip: Arc<[String]>) -> StoreResult<Option<i64>> {
+        self.readers.run(move |c| dispatch::next_due_at(c, &skip)).await
     }
 
     async fn expire_leases(&self, now: i64) -> StoreResult<usize> {

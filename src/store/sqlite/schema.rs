@@ -159,6 +159,12 @@ CREATE INDEX background_tasks_app ON background_tasks(app_id);
 -- on a full disk a write of one small row may still fit where a message does not.
 ALTER TABLE heartbeat ADD COLUMN room BLOB;
 "#,
+    r#"
+-- Due work by time with its endpoint: a claim passes over the endpoints its node is busy
+-- with by reading the index alone, not one row per delivery of theirs (fair sharing).
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at, endpoint_id) WHERE state = 1;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
