@@ -7,7 +7,8 @@
 //! - **A hanging endpoint.** A healthy endpoint's delivery rate for `--messages` messages,
 //!   alone, then beside an endpoint that never answers: in another application (with
 //!   `--messages` deliveries already waiting on it) and in the same one (every message goes
-//!   to both).
+//!   to both; compared also with a second healthy endpoint there, since a message to two
+//!   endpoints costs more to accept than a message to one).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -77,19 +78,26 @@ async fn measure_all(bench: &Bench, dir: &std::path::Path) -> Result<Fairness, S
     let healthy_receipts = bench.receipts.clone();
     let healthy = &bench.endpoints[0];
     let hanging = receiver::start_hanging().await?;
+    // A second healthy endpoint beside the first, for the same-app run's fair comparison:
+    // a message to two endpoints costs more to accept than one to one.
+    let second = receiver::start(Receipts::new(healthy_receipts.epoch)).await?;
     let mut runs = Vec::new();
-    for (label, same_app) in [("alone", None), ("other-app", Some(false)), ("same-app", Some(true))]
-    {
+    for (label, beside) in [
+        ("alone", Beside::Nothing),
+        ("other-app", Beside::HangingInOtherApp),
+        ("same-app", Beside::InSameApp(&hanging)),
+        ("same-app-healthy", Beside::InSameApp(&second)),
+    ] {
         let (base, child) = node(&dir.join(label))?;
         let mut endpoints = vec![healthy.clone()];
-        match same_app {
-            Some(true) => endpoints.push(hanging.clone()),
-            Some(false) => {
+        match beside {
+            Beside::InSameApp(url) => endpoints.push(format!("{url}/second")),
+            Beside::HangingInOtherApp => {
                 let url = setup(&base, "hanging", std::slice::from_ref(&hanging)).await?;
                 let receipts = Receipts::new(healthy_receipts.epoch);
                 send(bench, &url, &receipts, bench.args.messages).await;
             }
-            None => {}
+            Beside::Nothing => {}
         }
         let url = setup(&base, "healthy", &endpoints).await?;
         let args = super::BenchArgs { fanout: 1, ..bench.args.clone() };
@@ -102,6 +110,15 @@ async fn measure_all(bench: &Bench, dir: &std::path::Path) -> Result<Fairness, S
         burst_delivered_per_s,
         healthy: runs,
     })
+}
+
+/// What the healthy endpoint is measured beside.
+enum Beside<'a> {
+    Nothing,
+    /// The hanging endpoint, in another application, with a backlog already waiting on it.
+    HangingInOtherApp,
+    /// This endpoint, in the healthy endpoint's application: every message goes to both.
+    InSameApp(&'a str),
 }
 
 /// The trickle alone, then beside the burst; and the burst's own delivery rate.
@@ -222,6 +239,13 @@ fn print(f: &Fairness) {
             r.label,
             r.delivered_per_s,
             r.delivered_per_s / alone.max(1e-9)
+        );
+    }
+    let rate = |label: &str| f.healthy.iter().find(|r| r.label == label).map(|r| r.delivered_per_s);
+    if let (Some(hanging), Some(healthy)) = (rate("same-app"), rate("same-app-healthy")) {
+        println!(
+            "same-app beside a hanging endpoint ÷ beside a healthy one: {:.2}×",
+            hanging / healthy
         );
     }
 }

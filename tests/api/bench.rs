@@ -47,7 +47,7 @@ async fn fairness_measures_the_trickle_and_the_healthy_endpoint() {
     assert!(report["trickle_beside_burst"]["messages"].as_u64() > Some(0), "{report}");
     let runs = report["healthy"].as_array().expect("healthy runs");
     let labels: Vec<&str> = runs.iter().filter_map(|r| r["label"].as_str()).collect();
-    assert_eq!(labels, ["alone", "other-app", "same-app"]);
+    assert_eq!(labels, ["alone", "other-app", "same-app", "same-app-healthy"]);
     for run in runs {
         assert_eq!(run["deliveries"], 300, "{run}");
     }
