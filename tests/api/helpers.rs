@@ -277,12 +277,14 @@ impl Api {
 pub struct Process {
     pub child: std::process::Child,
     pub api: Api,
+    /// Its standard error, unless the test asked for a log of its own: removed on drop.
+    temp_log: Option<std::path::PathBuf>,
 }
 
 impl Process {
     pub async fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        Self::start_command(std::process::Command::new(env!("CARGO_BIN_EXE_hookd")), data_dir, env)
-            .await
+        let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+        Self::start_command(cmd, data_dir, env, None).await
     }
 
     /// Like [`Process::start`], with its log (standard error) written to `log`.
@@ -291,9 +293,8 @@ impl Process {
         env: &[(&str, &str)],
         log: &std::path::Path,
     ) -> Self {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
-        cmd.stderr(std::fs::File::create(log).expect("create the log file"));
-        Self::start_command(cmd, data_dir, env).await
+        let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+        Self::start_command(cmd, data_dir, env, Some(log)).await
     }
 
     /// SIGTERM, then waits up to `within` for the exit.
@@ -320,38 +321,55 @@ impl Process {
         let mut cmd = std::process::Command::new("sh");
         let script = format!("ulimit -n {files} && exec \"$0\" \"$@\"");
         cmd.arg("-c").arg(script).arg(env!("CARGO_BIN_EXE_hookd"));
-        Self::start_command(cmd, data_dir, env).await
+        Self::start_command(cmd, data_dir, env, None).await
     }
 
+    /// Starts hookd on a port it picks itself (port 0) and reads that port from its log:
+    /// a port picked here and passed in could be taken by another test's server meanwhile,
+    /// whose health check would then answer for this one.
     async fn start_command(
         mut cmd: std::process::Command,
         data_dir: &std::path::Path,
         env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
     ) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let temp_log = log.is_none().then(|| {
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("hookd-test-{}-{n}.log", std::process::id()))
+        });
+        let log = log.map_or_else(|| temp_log.clone().expect("a log"), |l| l.to_path_buf());
         cmd.arg("serve")
-            .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOOKD_LISTEN", "127.0.0.1:0")
             .env("HOOKD_DATA_DIR", data_dir)
             .env("HOOKD_ADMIN_TOKEN", TOKEN)
-            .stdout(std::process::Stdio::null());
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the log file"));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let api = Api::new(&format!("http://127.0.0.1:{port}"), Some(TOKEN));
+        let child = cmd.spawn().expect("start hookd");
         // Owned by `Process` at once, so its Drop reaps the child even if start-up fails.
-        let process = Self { child: cmd.spawn().expect("start hookd"), api };
-        for _ in 0..200 {
-            let health = process.api.try_call_with(Method::GET, "/api/v1/health", None, &[]);
-            if let Ok((StatusCode::NO_CONTENT, _)) = health.await {
-                return process;
+        let mut process =
+            Self { child, api: Api::new("http://127.0.0.1:0", Some(TOKEN)), temp_log };
+        for _ in 0..400 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) =
+                text.lines().find(|l| l.contains("hookd is serving")).and_then(port_in)
+            {
+                process.api = Api::new(&format!("http://127.0.0.1:{port}"), Some(TOKEN));
+                let health = process.api.try_call_with(Method::GET, "/api/v1/health", None, &[]);
+                if let Ok((StatusCode::NO_CONTENT, _)) = health.await {
+                    return process;
+                }
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("hookd exited at start ({status}):\n{text}");
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        panic!("hookd did not become healthy on port {port}");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("hookd did not become healthy:\n{text}");
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -365,5 +383,15 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(log) = &self.temp_log {
+            let _ = std::fs::remove_file(log);
+        }
     }
+}
+
+/// The port in hookd's "hookd is serving" line, as text (`port=N`) or JSON (`"port":N`).
+fn port_in(line: &str) -> Option<u16> {
+    let at = ["port=", "\"port\":"].iter().find_map(|m| Some(line.find(m)? + m.len()))?;
+    let digits: String = line[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
