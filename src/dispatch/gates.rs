@@ -186,7 +186,8 @@ impl Gates {
         (self.full / 4).max(1)
     }
 
-    /// The endpoints holding as many claims as they may: their new deliveries stay pending.
+    /// The busy endpoints (three quarters full, until drained to half): their new deliveries
+    /// stay pending and claims pass over them.
     pub fn busy(&self) -> Arc<[String]> {
         self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
