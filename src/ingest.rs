@@ -26,6 +26,9 @@ pub struct MessageIn {
     pub tags: Option<Vec<String>>,
     /// Deliver no earlier than this (RFC 3339); now if absent or past.
     pub deliver_at: Option<String>,
+    /// hookd's own: messages of the application with the same key reach each endpoint one
+    /// at a time, in the order they were accepted.
+    pub ordering_key: Option<String>,
 }
 
 /// Accepts messages into the store and hands their deliveries to the dispatcher.
@@ -79,6 +82,7 @@ impl Ingest {
             channels: input.channels,
             tags: input.tags,
             payload: input.payload.get().to_owned(),
+            ordering_key: input.ordering_key,
             created_at,
         };
         let (lease, busy) = self.dispatch.lease_for_new_deliveries();
@@ -129,6 +133,9 @@ fn validate(input: &MessageIn, idempotency_key: Option<&str>) -> DomainResult<()
     crate::validate::json_depth("payload", input.payload.get())?;
     if let Some(event_id) = &input.event_id {
         crate::validate::text("eventId", event_id, 1, 256)?;
+    }
+    if let Some(key) = &input.ordering_key {
+        crate::validate::text("orderingKey", key, 1, 256)?;
     }
     crate::validate::keys("channels", input.channels.as_deref(), 10)?;
     if input

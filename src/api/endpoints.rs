@@ -12,7 +12,7 @@ use super::applications::resolve;
 use super::extract::{JsonBody, ListResponse, QueryParams, nullable};
 use super::openapi::{AppPath, EndpointPath, ListParams};
 use crate::error::ApiResult;
-use crate::manage::endpoints::{self, EndpointSpec};
+use crate::manage::endpoints::{self, EndpointSpec, OrderingOnFailure};
 use crate::model::time::format_rfc3339;
 use crate::model::{Application, Endpoint, Metadata};
 
@@ -45,6 +45,7 @@ struct EndpointPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
     filter: Option<Option<serde_json::Value>>,
+    ordering_on_failure: Option<OrderingOnFailure>,
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -68,6 +69,7 @@ pub struct EndpointOut {
     template: Option<String>,
     #[schema(value_type = Option<Object>)]
     filter: Option<serde_json::Value>,
+    ordering_on_failure: OrderingOnFailure,
     created_at: String,
     updated_at: String,
 }
@@ -75,6 +77,7 @@ pub struct EndpointOut {
 impl From<Endpoint> for EndpointOut {
     fn from(e: Endpoint) -> Self {
         Self {
+            ordering_on_failure: OrderingOnFailure::of(&e),
             id: e.id,
             url: e.url,
             description: e.description,
@@ -180,6 +183,7 @@ async fn patch(
     spec.metadata = p.metadata.unwrap_or(spec.metadata);
     spec.template = p.template.unwrap_or(spec.template);
     spec.filter = p.filter.unwrap_or(spec.filter);
+    spec.ordering_on_failure = p.ordering_on_failure.unwrap_or(spec.ordering_on_failure);
     (spec.profile, spec.profile_config) = (p.profile, p.profile_config);
     Ok(Json(endpoints::update(s.store.as_ref(), &s.events, &app, current, spec).await?.into()))
 }

@@ -32,6 +32,9 @@ pub struct MessageOut {
     event_id: Option<String>,
     channels: Option<Vec<String>>,
     tags: Option<Vec<String>>,
+    /// hookd's own, when the message was sent with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
     timestamp: String,
 }
 
@@ -51,6 +54,7 @@ impl MessageOut {
             event_id: m.event_id,
             channels: m.channels,
             tags: m.tags,
+            ordering_key: m.ordering_key,
             timestamp: format_rfc3339(m.created_at),
         }
     }

@@ -167,8 +167,15 @@ impl Dispatcher {
             metrics: self.sender.metrics.clone(),
             events: self.sender.events.clone(),
         };
-        let recorder =
-            recorder::run(self.store.clone(), timing, report, unrecorded.clone(), outcome_queue);
+        let work = self.handle.work_available.clone();
+        let recorder = recorder::run(
+            self.store.clone(),
+            timing,
+            report,
+            unrecorded.clone(),
+            work,
+            outcome_queue,
+        );
         let recorder = tokio::spawn(recorder);
         self.store.watch_for_work(self.handle.work_available.clone());
         let slot_freed = Notify::new();
@@ -362,5 +369,6 @@ fn release(claim: &Claim, due: i64) -> Outcome {
         attempt: None,
         next: NextStep::Release(due),
         effect: EndpointEffect::None,
+        lane: claim.lane(),
     }
 }

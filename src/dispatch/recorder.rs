@@ -9,7 +9,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::Timing;
 use crate::metrics::Metrics;
-use crate::model::delivery::{EndpointEffect, Outcome};
+use crate::model::delivery::{EndpointEffect, Outcome, freed_lanes};
 use crate::operational::{Events, OpEvent};
 use crate::store::{Store, StoreError};
 
@@ -81,11 +81,13 @@ impl Report {
 }
 
 /// Writes outcomes in batches: whatever arrived while the previous batch was committing.
+/// A batch that frees ordering lanes wakes the claim (`work`): their next deliveries are due.
 pub(super) async fn run(
     store: Arc<dyn Store>,
     timing: Timing,
     report: Report,
     unrecorded: Arc<Unrecorded>,
+    work: Arc<Notify>,
     mut queue: mpsc::UnboundedReceiver<Outcome>,
 ) {
     while let Some(first) = queue.recv().await {
@@ -99,7 +101,12 @@ pub(super) async fn run(
         let size = batch.len();
         let batch: Arc<[Outcome]> = batch.into();
         match record_with_retries(store.as_ref(), &timing, batch.clone()).await {
-            Ok(disabled) => report.disabled(&disabled, &batch),
+            Ok(disabled) => {
+                report.disabled(&disabled, &batch);
+                if !freed_lanes(&batch).is_empty() {
+                    work.notify_one();
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "recording outcomes failed; their leases will expire and the deliveries repeat")
             }

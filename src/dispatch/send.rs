@@ -196,6 +196,7 @@ impl Sender {
             attempt: Some(attempt),
             next,
             effect,
+            lane: claim.lane(),
         }
     }
 

@@ -48,6 +48,7 @@ pub fn unstored_message(endpoint: &Endpoint, event_type: String, payload: String
         channels: None,
         tags: None,
         payload,
+        ordering_key: None,
         created_at: now_ms(),
     }
 }
@@ -72,6 +73,7 @@ pub async fn send_example(
         channels: None,
         tags: None,
         deliver_at: None,
+        ordering_key: None,
     };
     let only = Some(endpoint.id.clone());
     let accepted = ingest.accept_for(&endpoint.app_id, message, None, only).await?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::time::now_ms;
@@ -44,6 +44,25 @@ pub struct EndpointSpec {
     /// hookd's addition: a payload filter (see docs/api.md, "Payload filters").
     #[schema(value_type = Option<Object>)]
     pub filter: Option<serde_json::Value>,
+    /// hookd's addition: what follows when a message with an `orderingKey` fails for good.
+    #[serde(default)]
+    pub ordering_on_failure: OrderingOnFailure,
+}
+
+/// What an endpoint does when a message with an ordering key fails for good (docs/api.md,
+/// "Ordering keys"): go on with the key's next message, or hold them until it is resent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderingOnFailure {
+    #[default]
+    Skip,
+    Hold,
+}
+
+impl OrderingOnFailure {
+    pub fn of(ep: &Endpoint) -> Self {
+        if ep.hold_key_on_failure { Self::Hold } else { Self::Skip }
+    }
 }
 
 impl EndpointSpec {
@@ -66,6 +85,7 @@ impl EndpointSpec {
             profile_config: None,
             template: ep.template.clone(),
             filter: ep.filter.clone(),
+            ordering_on_failure: OrderingOnFailure::of(ep),
         }
     }
 
@@ -93,6 +113,7 @@ impl EndpointSpec {
         ep.filter_types = self.event_types;
         ep.channels = self.channels;
         ep.throttle_rate = self.throttle_rate;
+        ep.hold_key_on_failure = self.ordering_on_failure == OrderingOnFailure::Hold;
         ep.metadata = self.metadata;
         if let Some(config) = self.profile_config {
             ep.profile_config = config;

@@ -4,10 +4,17 @@
 //! ```text
 //! accepted ─▶ pending ─claim─▶ sending ─outcome─▶ succeeded | pending (retry) | failed
 //! ```
+//!
+//! A message with an ordering key goes to each endpoint in a *lane* (the endpoint and the
+//! key): one of its deliveries at a time is due, sending or retrying, the others wait, pending
+//! with no due time, in the order they were accepted. When the one in front succeeds or fails
+//! for good, the store makes the next due in the same transaction; if it failed and its
+//! endpoint holds keys on failure, it is *held* ([`HELD`]) and the lane waits until it is
+//! resent.
 
 use std::sync::Arc;
 
-use super::{Attempt, DeliveryStatus, Endpoint, Message, filter};
+use super::{Attempt, DeliveryStatus, Endpoint, HELD, Message, filter};
 
 /// The fan-out rule over an application's enabled endpoints: those subscribed to the
 /// message whose payload filter (if any) it passes, or just the one named in `only_endpoint`.
@@ -48,6 +55,22 @@ pub struct Claim {
     pub manual: bool,
     pub message: Arc<Message>,
     pub endpoint: Arc<Endpoint>,
+}
+
+impl Claim {
+    /// The lane the delivery is in, if its message has an ordering key.
+    pub fn lane(&self) -> Option<Lane> {
+        let key = self.message.ordering_key.clone()?;
+        Some(Lane { key, hold: self.endpoint.hold_key_on_failure })
+    }
+}
+
+/// A keyed delivery's lane, as its outcome needs it: the key, and whether a failure for good
+/// holds the key's later messages back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    pub key: String,
+    pub hold: bool,
 }
 
 /// What happens to a delivery after an attempt (or without one).
@@ -103,6 +126,39 @@ pub struct Outcome {
     pub attempt: Option<Attempt>,
     pub next: NextStep,
     pub effect: EndpointEffect,
+    /// The delivery's lane, if its message has an ordering key.
+    pub lane: Option<Lane>,
+}
+
+impl Outcome {
+    /// The state code the delivery moves to (Svix's, or [`HELD`]), and when it is due again.
+    pub fn state(&self) -> (i64, Option<i64>) {
+        let (status, at) = self.next.state();
+        let holds = status == DeliveryStatus::Failed && self.lane.as_ref().is_some_and(|l| l.hold);
+        (if holds { HELD } else { status as i64 }, at)
+    }
+
+    /// The key whose next message may go, when this one is done with: it succeeded, or it
+    /// failed for good without holding its lane.
+    fn frees(&self) -> Option<&str> {
+        let lane = self.lane.as_ref()?;
+        let done = match self.next {
+            NextStep::Succeeded => true,
+            NextStep::Failed => !lane.hold,
+            NextStep::RetryAt(_) | NextStep::Release(_) => false,
+        };
+        done.then_some(lane.key.as_str())
+    }
+}
+
+/// The lanes (endpoint, key) whose next delivery may go after these outcomes, each once and
+/// in one order for every node, so two nodes cannot lock the same lanes in opposite orders.
+pub fn freed_lanes(outcomes: &[Outcome]) -> Vec<(&str, &str)> {
+    let mut lanes: Vec<(&str, &str)> =
+        outcomes.iter().filter_map(|o| Some((o.endpoint_id.as_str(), o.frees()?))).collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    lanes
 }
 
 /// One effect per run of equal effects on an endpoint: a batch of a thousand successes to one
@@ -142,6 +198,7 @@ mod tests {
             attempt: None,
             next: NextStep::Failed,
             effect,
+            lane: None,
         }
     }
 
@@ -171,5 +228,27 @@ mod tests {
         assert_eq!(NextStep::Release(7).state(), (DeliveryStatus::Pending, Some(7)));
         assert_eq!(NextStep::Failed.state(), (DeliveryStatus::Failed, None));
         assert!(NextStep::Release(7).keeps_manual() && !NextStep::RetryAt(5).keeps_manual());
+    }
+
+    #[test]
+    fn a_lane_is_freed_by_its_end_and_held_by_a_holding_failure() {
+        let keyed = |endpoint: &str, key: &str, hold, next| Outcome {
+            next,
+            lane: Some(Lane { key: key.into(), hold }),
+            ..outcome(endpoint, EndpointEffect::None)
+        };
+        let outcomes = vec![
+            keyed("b", "k", false, NextStep::Succeeded),
+            keyed("a", "k", false, NextStep::Failed),
+            keyed("a", "r", false, NextStep::RetryAt(5)),
+            keyed("a", "h", true, NextStep::Failed),
+            keyed("a", "s", true, NextStep::Succeeded),
+            keyed("b", "k", false, NextStep::Succeeded),
+            outcome("c", EndpointEffect::None),
+        ];
+        assert_eq!(freed_lanes(&outcomes), vec![("a", "k"), ("a", "s"), ("b", "k")]);
+        assert_eq!(outcomes[3].state(), (HELD, None), "a holding failure is held");
+        assert_eq!(outcomes[1].state(), (DeliveryStatus::Failed as i64, None));
+        assert_eq!(outcomes[2].state(), (DeliveryStatus::Pending as i64, Some(5)));
     }
 }

@@ -83,6 +83,9 @@ pub struct Endpoint {
     pub template: Option<String>,
     /// A payload filter (see [`filter`]): only messages it matches get a delivery.
     pub filter: Option<serde_json::Value>,
+    /// When a message with an ordering key fails for good: hold back the key's later
+    /// messages until it is resent (true), or go on with the next (false, the default).
+    pub hold_key_on_failure: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -143,6 +146,7 @@ impl Endpoint {
             profile_config: serde_json::Map::new(),
             template: None,
             filter: None,
+            hold_key_on_failure: false,
             created_at: now,
             updated_at: now,
         }
@@ -194,8 +198,15 @@ pub struct Message {
     pub channels: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     pub payload: String,
+    /// Messages of an application with the same key reach each endpoint one at a time, in
+    /// the order they were accepted (see `model::delivery`).
+    pub ordering_key: Option<String>,
     pub created_at: i64,
 }
+
+/// The stored state of a delivery that failed for good and holds back the later messages
+/// of its ordering key (its endpoint holds keys on failure); it reads as failed.
+pub const HELD: i64 = 5;
 
 /// The state of one message to one endpoint. The numbers are Svix's `MessageStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +221,7 @@ impl DeliveryStatus {
     pub fn from_code(code: i64) -> Self {
         match code {
             0 => Self::Success,
-            2 => Self::Failed,
+            2 | HELD => Self::Failed,
             3 => Self::Sending,
             _ => Self::Pending,
         }

@@ -172,6 +172,7 @@ async fn send(store: &dyn Store, ingest: &Ingest, event: OpEvent) -> Result<(), 
         channels: None,
         tags: None,
         deliver_at: None,
+        ordering_key: None,
     };
     ingest.accept(APP_ID, message, None).await.map(drop).map_err(|e| e.to_string())
 }

@@ -190,6 +190,7 @@ mod fixtures {
             channels: None,
             tags: None,
             payload: payload.into(),
+            ordering_key: None,
             created_at,
         }
     }

@@ -156,23 +156,54 @@ impl NewMessage {
     }
 }
 
-/// The answer for a stored message whose deliveries are `targets` (delivery id, endpoint):
-/// leased to the caller as claims where `new` leased them.
-pub fn created(message: Message, targets: Vec<(i64, Endpoint)>, new: &NewMessage) -> Accepted {
-    let deliveries = targets.len();
+/// A delivery fan-out inserted, and the lease it took: none when it was left pending (due
+/// later, its endpoint busy, or waiting in its ordering lane).
+#[derive(Debug, Clone)]
+pub struct Inserted {
+    pub delivery_id: i64,
+    pub endpoint: Endpoint,
+    pub lease: Option<i64>,
+}
+
+/// The endpoints' ids, for a lookup by many.
+pub fn ids_of(endpoints: &[Endpoint]) -> Vec<&str> {
+    endpoints.iter().map(|ep| ep.id.as_str()).collect()
+}
+
+/// The answer for a stored message with these deliveries: those leased go to the caller as
+/// claims.
+pub fn created(message: Message, deliveries: Vec<Inserted>) -> Accepted {
+    let count = deliveries.len();
     let shared = Arc::new(message.clone());
-    let claim = |(delivery_id, endpoint): (i64, Endpoint)| {
+    let claim = |d: Inserted| {
         Some(Claim {
-            delivery_id,
-            lease: new.lease_for(&endpoint.id)?,
+            delivery_id: d.delivery_id,
+            lease: d.lease?,
             attempts: 0,
             manual: false,
             message: shared.clone(),
-            endpoint: Arc::new(endpoint),
+            endpoint: Arc::new(d.endpoint),
         })
     };
-    let leased = targets.into_iter().filter_map(claim).collect();
-    Accepted::Created { message, deliveries, leased }
+    let leased = deliveries.into_iter().filter_map(claim).collect();
+    Accepted::Created { message, deliveries: count, leased }
+}
+
+/// A delivery a replay queued again, with its lane (endpoint, ordering key) if it has one.
+pub struct Queued {
+    pub id: i64,
+    pub lane: Option<(String, String)>,
+}
+
+impl Queued {
+    /// The lanes these deliveries joined, each once, in one order for every node.
+    pub fn lanes(queued: &[Queued]) -> Vec<(&str, &str)> {
+        let mut lanes: Vec<(&str, &str)> =
+            queued.iter().filter_map(|q| q.lane.as_ref()).map(|(e, k)| (&**e, &**k)).collect();
+        lanes.sort_unstable();
+        lanes.dedup();
+        lanes
+    }
 }
 
 /// Pending deliveries, by whether their time has come. Leased ones (being sent) are neither.

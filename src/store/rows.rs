@@ -31,9 +31,10 @@ pub const EVENT_TYPE: &str = "name, description, archived, deprecated, schemas, 
 
 pub const ENDPOINT: &str = "id, app_id, uid, url, description, version, disabled, filter_types, \
      channels, throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile, \
-     profile_config, template, payload_filter, created_at, updated_at";
+     profile_config, template, payload_filter, hold_key_on_failure, created_at, updated_at";
 
-pub const MESSAGE: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at";
+pub const MESSAGE: &str =
+    "id, app_id, event_type, event_id, channels, tags, payload, ordering_key, created_at";
 
 pub const ATTEMPT: &str = "id, msg_id, endpoint_id, url, response, response_status_code, \
      response_duration_ms, status, trigger_type, created_at";
@@ -158,6 +159,7 @@ pub fn endpoint(row: &impl Columns, keys: &Keyring) -> StoreResult<Endpoint> {
         profile_config: row.json("profile_config")?,
         template: row.opt_text("template")?,
         filter: row.opt_json("payload_filter")?,
+        hold_key_on_failure: row.flag("hold_key_on_failure")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
@@ -218,6 +220,7 @@ pub fn message(row: &impl Columns) -> StoreResult<Message> {
         channels: row.opt_json("channels")?,
         tags: row.opt_json("tags")?,
         payload: row.text("payload")?,
+        ordering_key: row.opt_text("ordering_key")?,
         created_at: row.int("created_at")?,
     })
 }

@@ -267,3 +267,26 @@ async fn long_lists_page_by_cursor_and_applications_are_searched() {
     assert_eq!(found.html.matches("<td><a href=\"/apps/").count(), 1);
     assert!(found.html.contains("Shop Europe"));
 }
+
+#[tokio::test]
+async fn the_endpoint_form_sets_what_follows_a_keyed_failure() {
+    let app = TestApp::spawn().await;
+    app.create_app("shop").await;
+    let shop = app.get("/api/v1/app/shop").await.1["id"].as_str().unwrap().to_owned();
+    let console = Console::signed_in(&app.base, TOKEN).await;
+    let csrf = console.get(&format!("/apps/{shop}/endpoints/new")).await.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("url", "https://example.com/hook"),
+        ("profile", "standard"),
+        ("on_failure", "hold"),
+    ];
+    let created = console.post(&format!("/apps/{shop}/endpoints/new"), &form, &[]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    let (_, list) = app.get("/api/v1/app/shop/endpoint").await;
+    let ep = &list["data"][0];
+    assert_eq!(ep["orderingOnFailure"], "hold", "{list}");
+    let edit = format!("/apps/{shop}/endpoints/{}/edit", ep["id"].as_str().unwrap());
+    let page = console.get(&edit).await;
+    assert!(page.html.contains("<option value=\"hold\" selected>"), "the edit form shows it");
+}

@@ -27,6 +27,7 @@ mod messages;
 mod openapi;
 mod operational;
 mod operations;
+mod ordering;
 mod pacing;
 mod pg_restart;
 mod portal;

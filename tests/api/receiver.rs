@@ -69,7 +69,11 @@ struct Inner {
     in_flight: std::sync::atomic::AtomicUsize,
     /// Each request's status, in the order they were answered.
     answered: Mutex<Vec<u16>>,
+    /// Answers chosen by the request's body, before the script.
+    by_body: Mutex<Option<ByBody>>,
 }
+
+type ByBody = Arc<dyn Fn(&[u8]) -> Option<Reply> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Receiver {
@@ -92,6 +96,11 @@ impl Receiver {
     pub fn script(&self, replies: Vec<Reply>, otherwise: Option<Reply>) {
         *self.inner.script.lock().unwrap() = replies.into();
         *self.inner.otherwise.lock().unwrap() = otherwise;
+    }
+
+    /// Answers by the request's body where `answer` says (`None`: as scripted).
+    pub fn answer_by(&self, answer: impl Fn(&[u8]) -> Option<Reply> + Send + Sync + 'static) {
+        *self.inner.by_body.lock().unwrap() = Some(Arc::new(answer));
     }
 
     /// Holds every request (recorded, unanswered) until [`Receiver::release`].
@@ -162,9 +171,10 @@ async fn record(
     let mut held = inner.held.subscribe();
     let reply = {
         let uri = uri.to_string();
+        let by_body = inner.by_body.lock().unwrap().clone().and_then(|answer| answer(&body));
         inner.received.lock().unwrap().push(Received { uri, headers, body, at: Instant::now() });
         inner.arrived.notify_waiters();
-        let next = inner.script.lock().unwrap().pop_front();
+        let next = by_body.or_else(|| inner.script.lock().unwrap().pop_front());
         next.or_else(|| inner.otherwise.lock().unwrap().clone()).unwrap_or(Reply::status(200))
     };
     let _ = held.wait_for(|held| !held).await;

@@ -93,6 +93,7 @@ pub mod fixtures {
                 channels: None,
                 tags: None,
                 payload: r#"{"n": 1}"#.into(),
+                ordering_key: None,
                 created_at: now_ms(),
             },
             idempotency_key: None,

@@ -35,6 +35,7 @@ pub fn outcome(claim: &Claim, next: NextStep, effect: EndpointEffect) -> Outcome
         }),
         next,
         effect,
+        lane: claim.lane(),
     }
 }
 

@@ -10,6 +10,7 @@ mod common;
 mod console;
 mod delivery;
 mod messages;
+mod ordering;
 mod sealing;
 
 /// Declares each story as a test on both backends.
@@ -53,6 +54,8 @@ conformance! {
     crate::delivery::backlog_and_heartbeat => backlog_and_heartbeat,
     crate::delivery::background_tasks => background_tasks,
     crate::delivery::busy_endpoints_stay_pending_and_are_passed_over => busy_endpoints_stay_pending_and_are_passed_over,
+    crate::ordering::a_lane_sends_one_at_a_time_in_order => a_lane_sends_one_at_a_time_in_order,
+    crate::ordering::a_holding_endpoint_holds_the_key_until_resent => a_holding_endpoint_holds_the_key_until_resent,
     crate::console::sessions_expire_and_end => sessions_expire_and_end,
     crate::console::applications_are_searched_by_name_or_uid => applications_are_searched_by_name_or_uid,
     crate::console::overview_counts_the_last_day => overview_counts_the_last_day,

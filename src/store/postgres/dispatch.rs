@@ -8,10 +8,10 @@ use std::sync::Arc;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::rows;
 use super::util::{Cached, internal, notify};
+use super::{lanes, rows};
 use crate::model::Attempt;
-use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects, freed_lanes};
 use crate::security::sealing::Keyring;
 use crate::store::rows::{ENDPOINT, MESSAGE};
 use crate::store::{Claiming, StoreResult};
@@ -117,6 +117,7 @@ pub(super) async fn record(
     deletion_lock(tx, false).await?;
     insert_attempts(tx, outcomes).await?;
     move_deliveries(tx, outcomes, now).await?;
+    lanes::advance(tx, &freed_lanes(outcomes), now).await?;
     let mut disabled = Vec::new();
     for (endpoint_id, effect) in collapse_effects(outcomes) {
         if endpoint_effect(tx, endpoint_id, &effect, now).await? {
@@ -169,7 +170,7 @@ async fn move_deliveries(tx: &Transaction<'_>, outcomes: &[Outcome], now: i64) -
     let (mut states, mut next_at, mut tried, mut keep_manual, mut leases) =
         (vec![], vec![], vec![], vec![], vec![]);
     for o in outcomes {
-        let (state, next) = o.next.state();
+        let (state, next) = o.state();
         ids.push(o.delivery_id);
         states.push(state as i16);
         next_at.push(next);
@@ -296,7 +297,7 @@ pub(super) async fn purge_messages(
         .exec(
             "DELETE FROM messages WHERE id IN (
                  SELECT id FROM messages m WHERE id < $1 AND NOT EXISTS (
-                     SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
+                     SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3, 5))
                  ORDER BY id LIMIT $2)",
             &[&before, &limit],
         )

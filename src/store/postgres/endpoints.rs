@@ -21,8 +21,10 @@ pub(super) async fn insert(
     c.exec(
         "INSERT INTO endpoints (uid, url, description, version, disabled, filter_types, channels,
          throttle_rate, metadata, headers, secret, previous_secrets, failing_since, profile,
-         profile_config, template, payload_filter, updated_at, id, app_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+         profile_config, template, payload_filter, hold_key_on_failure, updated_at, id, app_id,
+         created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19, $20, $21, $22)",
         &refs(&endpoint_params(ep, keys)),
     )
     .await
@@ -37,15 +39,16 @@ pub(super) async fn update(
     read_at: i64,
 ) -> StoreResult<()> {
     let params = endpoint_params(ep, keys);
-    let mut refs = refs(&params)[..20].to_vec();
+    let mut refs = refs(&params)[..21].to_vec();
     refs.push(&read_at);
     let changed = c
         .exec(
             "UPDATE endpoints SET uid = $1, url = $2, description = $3, version = $4, disabled = $5,
              filter_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10,
              secret = $11, previous_secrets = $12, failing_since = $13, profile = $14,
-             profile_config = $15, template = $16, payload_filter = $17, updated_at = $18
-             WHERE id = $19 AND app_id = $20 AND updated_at = $21",
+             profile_config = $15, template = $16, payload_filter = $17,
+             hold_key_on_failure = $18, updated_at = $19
+             WHERE id = $20 AND app_id = $21 AND updated_at = $22",
             &refs,
         )
         .await
@@ -79,6 +82,7 @@ fn endpoint_params(ep: &Endpoint, keys: &Keyring) -> Vec<Param> {
         Box::new(to_json(&ep.profile_config)),
         Box::new(ep.template.clone()),
         Box::new(opt_json(&ep.filter)),
+        Box::new(ep.hold_key_on_failure),
         Box::new(ep.updated_at),
         Box::new(ep.id.clone()),
         Box::new(ep.app_id.clone()),

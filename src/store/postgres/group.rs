@@ -8,7 +8,8 @@
 //! meanwhile. A batch whose statement fails (a lost connection, an endpoint deleted under it)
 //! leaves nothing behind, and its messages are then accepted one by one, so a failure
 //! answers only the message that causes it. Messages with an idempotency key take the
-//! one-by-one path from the start: their key must be looked up and claimed in a transaction.
+//! one-by-one path from the start: their key must be looked up and claimed in a transaction;
+//! so do those with an ordering key, whose lanes are locked and looked at first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +24,9 @@ use crate::model::{Endpoint, Message};
 use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::opt_json;
-use crate::store::{Accepted, CommitObserver, NewMessage, StoreError, StoreResult, created};
+use crate::store::{
+    Accepted, CommitObserver, Inserted, NewMessage, StoreError, StoreResult, created,
+};
 
 /// Messages per transaction at most: bounds the latency a burst adds to its first message.
 const MAX_BATCH: usize = 256;
@@ -57,7 +60,7 @@ impl Group {
 
     /// Accepts the message in the next batch; answers once it is committed.
     pub(super) async fn accept(&self, pool: &Pool, new: NewMessage) -> StoreResult<Accepted> {
-        if new.idempotency_key.is_some() {
+        if new.idempotency_key.is_some() || new.message.ordering_key.is_some() {
             return accept_one(pool, &self.keyring, &new).await;
         }
         let (reply, answer) = oneshot::channel();
@@ -186,10 +189,12 @@ async fn accept_many(
             continue;
         }
         left_pending |= news[i].leaves_pending(targets.iter().map(|ep| ep.id.as_str()));
-        let id_of =
-            |ep: Endpoint| Some((delivery_ids.remove(&(msg.id.clone(), ep.id.clone()))?, ep));
-        let targets = targets.into_iter().filter_map(id_of).collect();
-        answers[i] = Ok(created(msg, targets, &news[i]));
+        let inserted = |endpoint: Endpoint| {
+            let delivery_id = delivery_ids.remove(&(msg.id.clone(), endpoint.id.clone()))?;
+            Some(Inserted { delivery_id, lease: news[i].lease_for(&endpoint.id), endpoint })
+        };
+        let targets = targets.into_iter().filter_map(inserted).collect();
+        answers[i] = Ok(created(msg, targets));
     }
     // After the commit: failing here must not fail messages that are stored. A node that
     // misses the wake-up finds the work at its next look, within a second.

@@ -1,12 +1,12 @@
 //! Messages: acceptance with fan-out and idempotency, reads, attempts, resend and recover.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows;
 use super::util::{Cached, Param, all, first, internal, notify, paged, unique_or_internal};
-use super::{catalog, endpoints};
+use super::{catalog, endpoints, lanes};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
@@ -14,7 +14,8 @@ use crate::security::sealing::Keyring;
 use crate::store::Order;
 use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
-    Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
+    Accepted, Inserted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    created, ids_of,
 };
 
 /// The channel other nodes LISTEN on for "deliveries became due".
@@ -52,10 +53,10 @@ pub(super) async fn accept(
             return Ok(None);
         }
     }
-    if new.leaves_pending(targets.iter().map(|(_, ep)| ep.id.as_str())) {
+    if targets.iter().any(|d| d.lease.is_none()) {
         notify(tx, WORK_CHANNEL).await?;
     }
-    Ok(Some(created(msg, targets, new)))
+    Ok(Some(created(msg, targets)))
 }
 
 /// The answer for a message whose idempotency key another transaction committed first.
@@ -86,8 +87,8 @@ pub(super) async fn find_by_idempotency_key(
 
 async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> {
     tx.exec(
-        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload,
+         ordering_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &msg.id,
             &msg.app_id,
@@ -96,6 +97,7 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
             &opt_json(&msg.channels),
             &opt_json(&msg.tags),
             &msg.payload,
+            &msg.ordering_key,
             &msg.created_at,
         ],
     )
@@ -106,37 +108,54 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
     Ok(())
 }
 
-/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says.
+/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says; one that
+/// finds its ordering lane occupied waits, with no due time.
 async fn fan_out(
     tx: &Transaction<'_>,
     msg: &Message,
     targets: Vec<Endpoint>,
     due: i64,
     new: &NewMessage,
-) -> StoreResult<Vec<(i64, Endpoint)>> {
-    let mut targets: HashMap<String, Endpoint> =
-        targets.into_iter().map(|ep| (ep.id.clone(), ep)).collect();
+) -> StoreResult<Vec<Inserted>> {
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    // One statement for any number of endpoints: one round trip inside the transaction.
-    let ids: Vec<&String> = targets.keys().collect();
-    let leases: Vec<Option<i64>> = ids.iter().map(|id| new.lease_for(id)).collect();
+    let ids = ids_of(&targets);
+    let key = msg.ordering_key.as_deref();
+    let occupied = match key {
+        Some(key) => {
+            let lanes: Vec<(&str, &str)> = ids.iter().map(|id| (*id, key)).collect();
+            lanes::lock(tx, &lanes).await?;
+            lanes::occupied(tx, &ids, key).await?
+        }
+        None => HashSet::new(),
+    };
+    let waits = |id: &str| occupied.contains(id);
+    let leases: Vec<Option<i64>> =
+        ids.iter().map(|id| if waits(id) { None } else { new.lease_for(id) }).collect();
+    let dues: Vec<Option<i64>> = ids.iter().map(|id| (!waits(id)).then_some(due)).collect();
     let states: Vec<i16> = leases.iter().map(|l| state_of(*l) as i16).collect();
+    // One statement for any number of endpoints: one round trip inside the transaction.
     let inserted = tx
         .rows(
             "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
-                 lease_until, updated_at)
-             SELECT $1, endpoint_id, state, 0, $4, lease, $6
-             FROM UNNEST($2::text[], $3::smallint[], $5::bigint[]) AS t(endpoint_id, state, lease)
+                 lease_until, updated_at, ordering_key)
+             SELECT $1, endpoint_id, state, 0, due, lease, $6, $7
+             FROM UNNEST($2::text[], $3::smallint[], $4::bigint[], $5::bigint[])
+                 AS t(endpoint_id, state, due, lease)
              RETURNING id, endpoint_id",
-            &[&msg.id, &ids, &states, &due, &leases, &msg.created_at],
+            &[&msg.id, &ids, &states, &dues, &leases, &msg.created_at, &key],
         )
         .await
         .map_err(internal)?;
+    let mut by_id: HashMap<String, (Endpoint, Option<i64>)> =
+        targets.into_iter().zip(leases).map(|(ep, lease)| (ep.id.clone(), (ep, lease))).collect();
     Ok(inserted
         .iter()
-        .filter_map(|row| Some((row.get::<_, i64>(0), targets.remove(&row.get::<_, String>(1))?)))
+        .filter_map(|row| {
+            let (endpoint, lease) = by_id.remove(&row.get::<_, String>(1))?;
+            Some(Inserted { delivery_id: row.get(0), endpoint, lease })
+        })
         .collect())
 }
 
@@ -198,21 +217,32 @@ pub(super) async fn deliveries_of(
     all(c, &sql, &[&msg_id], rows::delivery_state).await
 }
 
+/// Queues (again) the message for the endpoint, due now, marked as a manual attempt; a
+/// message with an ordering key joins its lane, and goes when nothing is in front of it.
 pub(super) async fn resend(
     tx: &Transaction<'_>,
     msg_id: &str,
     endpoint_id: &str,
     now: i64,
 ) -> StoreResult<()> {
+    let key = lanes::key_of(tx, msg_id).await?;
+    if let Some(key) = &key {
+        lanes::lock(tx, &[(endpoint_id, key)]).await?;
+    }
+    let due = if key.is_some() { None } else { Some(now) };
     tx.exec(
-        "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual, updated_at)
-         VALUES ($1, $2, 1, 0, $3, TRUE, $3)
+        "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual,
+             updated_at, ordering_key)
+         VALUES ($1, $2, 1, 0, $3, TRUE, $4, $5)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET state = 1, next_attempt_at = $3,
-             lease_until = NULL, manual = TRUE, updated_at = $3",
-        &[&msg_id, &endpoint_id, &now],
+             lease_until = NULL, manual = TRUE, updated_at = $4",
+        &[&msg_id, &endpoint_id, &due, &now, &key],
     )
     .await
     .map_err(internal)?;
+    if let Some(key) = &key {
+        lanes::advance(tx, &[(endpoint_id, key)], now).await?;
+    }
     notify(tx, WORK_CHANNEL).await
 }
 

@@ -6,6 +6,7 @@ mod catalog;
 mod dispatch;
 mod endpoints;
 mod group;
+mod lanes;
 mod listen;
 mod messages;
 mod overview;

@@ -19,7 +19,7 @@ pub(super) async fn overview(c: &impl GenericClient, since: i64) -> StoreResult<
         .row(
             "SELECT (SELECT count(*) FROM messages WHERE id >= $1),
                     (SELECT count(*) FROM attempts WHERE id >= $2 AND status = 0),
-                    (SELECT count(*) FROM deliveries WHERE state = 2 AND updated_at >= $3),
+                    (SELECT count(*) FROM deliveries WHERE state IN (2, 5) AND updated_at >= $3),
                     (SELECT count(*) FROM deliveries WHERE state = 1)
                   + (SELECT count(*) FROM deliveries WHERE state = 3)",
             &[&first_message, &first_attempt, &since],

@@ -3,11 +3,11 @@
 use deadpool_postgres::GenericClient;
 
 use super::messages::WORK_CHANNEL;
-use super::rows;
 use super::util::{Cached, Param, first, internal, notify, paged};
+use super::{lanes, rows};
 use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::store::rows::{TASK, to_json};
-use crate::store::{ListQuery, Order, Page, StoreError, StoreResult};
+use crate::store::{ListQuery, Order, Page, Queued, StoreError, StoreResult};
 
 pub(super) async fn insert(c: &impl GenericClient, task: &BackgroundTask) -> StoreResult<()> {
     c.exec(
@@ -113,7 +113,7 @@ pub(super) async fn cancel(
 /// The deliveries `selection` picks, as a `WHERE` clause over `deliveries d JOIN messages m`
 /// with its parameters `$1` (app) and `$3`–`$7`; `$2` is left for the caller's cursor.
 const SELECTED: &str = "m.app_id = $1
-      AND (d.state = 2 OR (NOT $3 AND d.state = 0))
+      AND (d.state IN (2, 5) OR (NOT $3 AND d.state = 0))
       AND ($4::text IS NULL OR d.endpoint_id = $4)
       AND ($5::bigint IS NULL OR m.created_at >= $5)
       AND ($6::bigint IS NULL OR m.created_at < $6)
@@ -130,12 +130,12 @@ pub(super) async fn replay_step(
     now: i64,
 ) -> StoreResult<(usize, Option<i64>)> {
     let sql = format!(
-        "UPDATE deliveries SET state = 1, next_attempt_at = $9, attempts = 0, manual = TRUE,
-             lease_until = NULL, updated_at = $9
+        "UPDATE deliveries SET state = 1, attempts = 0, manual = TRUE, lease_until = NULL,
+             next_attempt_at = CASE WHEN ordering_key IS NULL THEN $9::bigint END, updated_at = $9
          WHERE id IN (SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.msg_id
                       WHERE d.id > $2 AND {SELECTED} ORDER BY d.id LIMIT $8)
-           AND (state = 2 OR (NOT $3 AND state = 0))
-         RETURNING id"
+           AND (state IN (2, 5) OR (NOT $3 AND state = 0))
+         RETURNING id, endpoint_id, ordering_key"
     );
     let rows = c
         .rows(
@@ -154,12 +154,18 @@ pub(super) async fn replay_step(
         )
         .await
         .map_err(internal)?;
-    let ids: Vec<i64> =
-        rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(internal)?;
-    if !ids.is_empty() {
+    let queued: Vec<Queued> = rows.iter().map(queued).collect::<Result<_, _>>()?;
+    lanes::advance(c, &Queued::lanes(&queued), now).await?;
+    if !queued.is_empty() {
         notify(c, WORK_CHANNEL).await?;
     }
-    Ok((ids.len(), ids.iter().copied().max()))
+    Ok((queued.len(), queued.iter().map(|q| q.id).max()))
+}
+
+fn queued(row: &tokio_postgres::Row) -> StoreResult<Queued> {
+    let key: Option<String> = row.try_get(2).map_err(internal)?;
+    let lane = key.map(|key| Ok((row.try_get(1).map_err(internal)?, key))).transpose()?;
+    Ok(Queued { id: row.try_get(0).map_err(internal)?, lane })
 }
 
 pub(super) async fn count_replay(

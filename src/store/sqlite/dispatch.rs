@@ -6,10 +6,10 @@ use std::sync::Arc;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::rows;
 use super::util::internal;
+use super::{lanes, rows};
 use crate::model::Attempt;
-use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects};
+use crate::model::delivery::{Claim, EndpointEffect, Outcome, collapse_effects, freed_lanes};
 use crate::security::sealing::Keyring;
 use crate::store::rows::{ENDPOINT, MESSAGE};
 use crate::store::{Claiming, StoreResult};
@@ -117,6 +117,7 @@ pub(super) fn record(
 ) -> StoreResult<Vec<String>> {
     let moved = move_deliveries(conn, outcomes, now)?;
     insert_attempts(conn, outcomes, &moved)?;
+    lanes::advance(conn, &freed_lanes(outcomes), now)?;
     let mut disabled = Vec::new();
     for (endpoint_id, effect) in collapse_effects(outcomes) {
         if endpoint_effect(conn, endpoint_id, &effect, now)? {
@@ -176,10 +177,9 @@ fn move_deliveries(conn: &Connection, outcomes: &[Outcome], now: i64) -> StoreRe
         .map_err(internal)?;
     let mut moved = Vec::with_capacity(outcomes.len());
     for o in outcomes {
-        let (state, next_at) = o.next.state();
+        let (state, next_at) = o.state();
         let (tried, keep_manual) = (o.attempt.is_some(), o.next.keeps_manual());
-        let params =
-            params![state as i64, next_at, tried, keep_manual, now, o.delivery_id, o.lease];
+        let params = params![state, next_at, tried, keep_manual, now, o.delivery_id, o.lease];
         moved.push(stmt.execute(params).map_err(internal)? > 0);
     }
     Ok(moved)
@@ -246,7 +246,7 @@ pub(super) fn purge_messages(conn: &Connection, cutoff: i64, limit: usize) -> St
     conn.prepare_cached(
         "DELETE FROM messages WHERE id IN (
              SELECT id FROM messages m WHERE id < ?1 AND NOT EXISTS (
-                 SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3))
+                 SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.state IN (1, 3, 5))
              ORDER BY id LIMIT ?2)",
     )
     .and_then(|mut s| s.execute(params![before, limit as i64]))

@@ -16,8 +16,9 @@ pub(super) fn insert(conn: &Connection, keys: &Keyring, ep: &Endpoint) -> StoreR
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled,
          filter_types, channels, throttle_rate, metadata, headers, secret, previous_secrets,
-         failing_since, profile, profile_config, template, payload_filter, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         failing_since, profile, profile_config, template, payload_filter, hold_key_on_failure,
+         created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -40,6 +41,7 @@ pub(super) fn insert(conn: &Connection, keys: &Keyring, ep: &Endpoint) -> StoreR
             to_json(&ep.profile_config),
             ep.template,
             opt_json(&ep.filter),
+            ep.hold_key_on_failure,
             ep.created_at,
             ep.updated_at
         ])
@@ -93,7 +95,8 @@ pub(super) fn update(
             "UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?,
              filter_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?,
              secret = ?, previous_secrets = ?, failing_since = ?, profile = ?,
-             profile_config = ?, template = ?, payload_filter = ?, updated_at = ?
+             profile_config = ?, template = ?, payload_filter = ?, hold_key_on_failure = ?,
+             updated_at = ?
              WHERE id = ? AND app_id = ? AND updated_at = ?",
         )
         .and_then(|mut stmt| {
@@ -115,6 +118,7 @@ pub(super) fn update(
                 to_json(&ep.profile_config),
                 ep.template,
                 opt_json(&ep.filter),
+                ep.hold_key_on_failure,
                 ep.updated_at,
                 ep.id,
                 ep.app_id,

@@ -1,6 +1,7 @@
 //! Messages: acceptance with fan-out and idempotency, reads, and the per-endpoint delivery
 //! state that attempts are made from.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rusqlite::types::Value;
@@ -8,7 +9,7 @@ use rusqlite::{Connection, params};
 
 use super::rows;
 use super::util::{all, by_id_or_key, first, internal, paged, unique_or_internal};
-use super::{catalog, endpoints};
+use super::{catalog, endpoints, lanes};
 use crate::model::delivery::select_targets;
 use crate::model::ids::{MESSAGE, lowest_id_at};
 use crate::model::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
@@ -17,7 +18,8 @@ use crate::store::Order;
 use crate::store::catalog_cache::{AppEntry, CatalogCache};
 use crate::store::rows::{ATTEMPT, DELIVERY_STATE, opt_json};
 use crate::store::{
-    Accepted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult, created,
+    Accepted, Inserted, ListQuery, MessageFilter, NewMessage, Page, StoreError, StoreResult,
+    created, ids_of,
 };
 
 /// Runs inside the writer's group commit: everything here becomes durable together.
@@ -46,7 +48,7 @@ pub(super) fn accept(
         .and_then(|mut s| s.execute(params![msg.app_id, key, msg.id, msg.created_at]))
         .map_err(internal)?;
     }
-    Ok(created(msg, targets, new))
+    Ok(created(msg, targets))
 }
 
 /// The application `key` names with its enabled endpoints: from the copy, else read (and
@@ -84,8 +86,8 @@ fn find_by_idempotency_key(
 
 fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload,
+         ordering_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -96,6 +98,7 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
             opt_json(&msg.channels),
             opt_json(&msg.tags),
             msg.payload,
+            msg.ordering_key,
             msg.created_at
         ])
     })
@@ -105,28 +108,36 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
     Ok(())
 }
 
-/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says.
+/// Inserts one delivery per subscribed endpoint, pending or leased as `new` says; one that
+/// finds its ordering lane occupied waits, with no due time.
 fn fan_out(
     conn: &Connection,
     msg: &Message,
     targets: Vec<Endpoint>,
     due: i64,
     new: &NewMessage,
-) -> StoreResult<Vec<(i64, Endpoint)>> {
+) -> StoreResult<Vec<Inserted>> {
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
-             lease_until, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?)",
+             lease_until, updated_at, ordering_key) VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
         )
         .map_err(internal)?;
+    let key = msg.ordering_key.as_deref();
+    let occupied = match key {
+        Some(key) => lanes::occupied(conn, &ids_of(&targets), key)?,
+        None => HashSet::new(),
+    };
     let mut created = Vec::new();
-    for ep in targets {
-        let lease = new.lease_for(&ep.id);
+    for endpoint in targets {
+        let (lease, due) = match occupied.contains(&endpoint.id) {
+            true => (None, None),
+            false => (new.lease_for(&endpoint.id), Some(due)),
+        };
         let state = if lease.is_some() { DeliveryStatus::Sending } else { DeliveryStatus::Pending };
-        insert
-            .execute(params![msg.id, ep.id, state as i64, due, lease, msg.created_at])
-            .map_err(internal)?;
-        created.push((conn.last_insert_rowid(), ep));
+        let values = params![msg.id, endpoint.id, state as i64, due, lease, msg.created_at, key];
+        insert.execute(values).map_err(internal)?;
+        created.push(Inserted { delivery_id: conn.last_insert_rowid(), endpoint, lease });
     }
     Ok(created)
 }
@@ -186,21 +197,28 @@ pub(super) fn deliveries_of(conn: &Connection, msg_id: &str) -> StoreResult<Vec<
     all(&mut stmt, [msg_id], rows::delivery_state)
 }
 
-/// Queues (again) the message for the endpoint, due now, marked as a manual attempt.
+/// Queues (again) the message for the endpoint, due now, marked as a manual attempt; a
+/// message with an ordering key joins its lane, and goes when nothing is in front of it.
 pub(super) fn resend(
     conn: &Connection,
     msg_id: &str,
     endpoint_id: &str,
     now: i64,
 ) -> StoreResult<()> {
+    let key = lanes::key_of(conn, msg_id)?;
+    let due = if key.is_some() { None } else { Some(now) };
     conn.prepare_cached(
-        "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual, updated_at)
-         VALUES (?1, ?2, 1, 0, ?3, 1, ?3)
+        "INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at, manual,
+             updated_at, ordering_key)
+         VALUES (?1, ?2, 1, 0, ?3, 1, ?4, ?5)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET state = 1, next_attempt_at = ?3,
-             lease_until = NULL, manual = 1, updated_at = ?3",
+             lease_until = NULL, manual = 1, updated_at = ?4",
     )
-    .and_then(|mut s| s.execute(params![msg_id, endpoint_id, now]))
+    .and_then(|mut s| s.execute(params![msg_id, endpoint_id, due, now, key]))
     .map_err(internal)?;
+    if let Some(key) = &key {
+        lanes::advance(conn, &[(endpoint_id, key)], now)?;
+    }
     Ok(())
 }
 

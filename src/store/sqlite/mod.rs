@@ -6,6 +6,7 @@ mod checkpoint;
 mod dispatch;
 mod durable;
 mod endpoints;
+mod lanes;
 mod messages;
 mod overview;
 mod pool;

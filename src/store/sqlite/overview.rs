@@ -28,7 +28,7 @@ pub(super) fn overview(conn: &Connection, since: i64) -> StoreResult<Overview> {
             &[&first_attempt],
         )?,
         failed: count(
-            "SELECT count(*) FROM deliveries WHERE state = 2 AND updated_at >= ?",
+            "SELECT count(*) FROM deliveries WHERE state IN (2, 5) AND updated_at >= ?",
             &[&since],
         )?,
         pending: count(

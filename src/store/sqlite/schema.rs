@@ -165,6 +165,18 @@ ALTER TABLE heartbeat ADD COLUMN room BLOB;
 DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at, endpoint_id) WHERE state = 1;
 "#,
+    r#"
+-- Ordering keys: a message's key, copied to its deliveries. The deliveries of one endpoint
+-- and key form a lane, sent one at a time: a delivery waiting for the one before it is
+-- pending with no due time (so no claim sees it), and one that failed for good while its
+-- endpoint holds keys on failure has state 5 (it reads as failed). The index finds a
+-- lane's unfinished members.
+ALTER TABLE messages ADD COLUMN ordering_key TEXT;
+ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;
+ALTER TABLE endpoints ADD COLUMN hold_key_on_failure INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_lanes ON deliveries(endpoint_id, ordering_key, id)
+    WHERE ordering_key IS NOT NULL AND state IN (1, 3, 5);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -3,11 +3,11 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
-use super::rows;
 use super::util::{all, first, internal, paged};
+use super::{lanes, rows};
 use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::store::rows::{TASK, opt_json, to_json};
-use crate::store::{ListQuery, Order, Page, StoreError, StoreResult};
+use crate::store::{ListQuery, Order, Page, Queued, StoreError, StoreResult};
 
 pub(super) fn insert(conn: &Connection, task: &BackgroundTask) -> StoreResult<()> {
     conn.prepare_cached(
@@ -109,7 +109,7 @@ pub(super) fn cancel(conn: &Connection, id: &str, now: i64) -> StoreResult<Backg
 /// The deliveries `selection` picks, as a `WHERE` clause over `deliveries d JOIN messages m`
 /// with its parameters `?1` (app) and `?3`–`?8`; `?2` is left for the caller's cursor.
 const SELECTED: &str = "m.app_id = ?1
-      AND (d.state = 2 OR (?3 = 0 AND d.state = 0))
+      AND (d.state IN (2, 5) OR (?3 = 0 AND d.state = 0))
       AND (?4 IS NULL OR d.endpoint_id = ?4)
       AND (?5 IS NULL OR m.created_at >= ?5)
       AND (?6 IS NULL OR m.created_at < ?6)
@@ -129,7 +129,13 @@ fn selection_params(app_id: &str, cursor: i64, s: &Selection) -> [Value; 7] {
     ]
 }
 
+fn lane_of(row: &rusqlite::Row) -> StoreResult<Option<(String, String)>> {
+    let key: Option<String> = row.get(2).map_err(internal)?;
+    key.map(|key| Ok((row.get(1).map_err(internal)?, key))).transpose()
+}
+
 /// Queues again up to `limit` of the selected deliveries after `cursor` (in key order).
+/// Those with an ordering key join their lanes, which then move on if nothing is in front.
 pub(super) fn replay_step(
     conn: &Connection,
     app_id: &str,
@@ -139,19 +145,20 @@ pub(super) fn replay_step(
     now: i64,
 ) -> StoreResult<(usize, Option<i64>)> {
     let sql = format!(
-        "UPDATE deliveries SET state = 1, next_attempt_at = ?9, attempts = 0, manual = 1,
-             lease_until = NULL, updated_at = ?9
+        "UPDATE deliveries SET state = 1, attempts = 0, manual = 1, lease_until = NULL,
+             next_attempt_at = CASE WHEN ordering_key IS NULL THEN ?9 END, updated_at = ?9
          WHERE id IN (SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.msg_id
                       WHERE d.id > ?2 AND {SELECTED} ORDER BY d.id LIMIT ?8)
-         RETURNING id"
+         RETURNING id, endpoint_id, ordering_key"
     );
     let mut values = selection_params(app_id, cursor, selection).to_vec();
     values.extend([Value::Integer(limit as i64), Value::Integer(now)]);
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    let ids = all(&mut stmt, rusqlite::params_from_iter(values), |row| {
-        row.get::<_, i64>(0).map_err(internal)
+    let queued = all(&mut stmt, rusqlite::params_from_iter(values), |row| {
+        Ok(Queued { id: row.get(0).map_err(internal)?, lane: lane_of(row)? })
     })?;
-    Ok((ids.len(), ids.iter().copied().max()))
+    lanes::advance(conn, &Queued::lanes(&queued), now)?;
+    Ok((queued.len(), queued.iter().map(|q| q.id).max()))
 }
 
 pub(super) fn count_replay(

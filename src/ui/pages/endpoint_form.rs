@@ -13,7 +13,7 @@ use axum::routing::get;
 use super::{Chrome, app_for, back, endpoint_for, render};
 use crate::error::{ApiError, DomainError, DomainResult};
 use crate::manage::deliveries;
-use crate::manage::endpoints::{self, EndpointSpec};
+use crate::manage::endpoints::{self, EndpointSpec, OrderingOnFailure};
 use crate::model::time::now_ms;
 use crate::model::{Application, Endpoint};
 use crate::store::{Cursor, ListQuery};
@@ -46,6 +46,8 @@ pub struct Draft {
     pub profile: String,
     pub server: String,
     pub rate_limit: String,
+    /// `hold` or `skip`: what follows a failure for good of a message with an ordering key.
+    pub on_failure: String,
     pub headers: Vec<(String, String)>,
     pub template: String,
     pub preview_type: String,
@@ -62,6 +64,7 @@ impl Draft {
             profile: ep.profile.clone(),
             server: server.to_owned(),
             rate_limit: ep.throttle_rate.map(|r| r.to_string()).unwrap_or_default(),
+            on_failure: if ep.hold_key_on_failure { "hold" } else { "skip" }.into(),
             headers: ep.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
             template: ep.template.clone().unwrap_or_default(),
             preview_type: String::new(),
@@ -80,6 +83,7 @@ impl Draft {
             profile: f.get("profile").to_owned(),
             server: f.get("server").trim().to_owned(),
             rate_limit: f.get("rate_limit").trim().to_owned(),
+            on_failure: f.get("on_failure").to_owned(),
             headers: headers
                 .filter(|(n, _)| !n.trim().is_empty())
                 .map(|(n, v)| (n.trim().to_owned(), v.to_string()))
@@ -101,6 +105,10 @@ impl Draft {
             text => Some(text.parse().map_err(|_| {
                 DomainError::invalid("throttleRate", "the rate limit is a whole number per second")
             })?),
+        };
+        base.ordering_on_failure = match self.on_failure.as_str() {
+            "hold" => OrderingOnFailure::Hold,
+            _ => OrderingOnFailure::Skip,
         };
         let headers: BTreeMap<String, String> = self.headers.iter().cloned().collect();
         base.headers = Some(headers);

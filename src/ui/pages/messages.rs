@@ -109,7 +109,15 @@ async fn send(
 }
 
 fn message_in(event_type: String, payload: Box<RawValue>) -> MessageIn {
-    MessageIn { event_type, payload, event_id: None, channels: None, tags: None, deliver_at: None }
+    MessageIn {
+        event_type,
+        payload,
+        event_id: None,
+        channels: None,
+        tags: None,
+        deliver_at: None,
+        ordering_key: None,
+    }
 }
 
 #[derive(Template)]
