@@ -34,9 +34,10 @@ pub struct Slot<'a> {
 
 impl Slot<'_> {
     /// The request is over; `signal` is what its answer says about the receiver's load.
-    pub fn finish(mut self, signal: Signal) {
+    /// Answers the pause it began, if any, for the other nodes to take too.
+    pub fn finish(mut self, signal: Signal) -> Option<Duration> {
         self.finished = true;
-        self.gate.finished(self.epoch, signal);
+        self.gate.finished(self.epoch, signal)
     }
 }
 
@@ -92,17 +93,18 @@ impl Gate {
     }
 
     /// Frees the slot: one waiting claim may take it (two if the window grew meanwhile).
-    fn finished(&self, epoch: u64, signal: Signal) {
-        let grew = {
+    fn finished(&self, epoch: u64, signal: Signal) -> Option<Duration> {
+        let (grew, paused) = {
             let mut pacing = self.pacing();
             let before = pacing.window();
-            pacing.finished(epoch, signal, Instant::now());
-            pacing.window() > before
+            let paused = pacing.finished(epoch, signal, Instant::now());
+            (pacing.window() > before, paused)
         };
         self.changed.notify_one();
         if grew {
             self.changed.notify_one();
         }
+        paused
     }
 
     fn pacing(&self) -> MutexGuard<'_, Pacing> {
@@ -202,6 +204,16 @@ impl Gates {
         *list =
             if busy { others.chain([endpoint_id.to_owned()]).collect() } else { others.collect() };
         true
+    }
+
+    /// Pauses the endpoint for `pause` from now, as another node was asked to (decision
+    /// 0014): requests in flight go on, none starts meanwhile.
+    pub fn pause(&self, endpoint_id: &str, pause: Duration) {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let gate = gates
+            .entry(endpoint_id.to_owned())
+            .or_insert_with(|| Arc::new(Gate::new(self.per_endpoint, self.nodes.clone())));
+        gate.pacing().pause_until(Instant::now() + pause);
     }
 
     /// The nodes alive now (at least 1), which share every endpoint's window and rate.

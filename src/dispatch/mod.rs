@@ -87,6 +87,8 @@ struct Running {
     shutdown: CancellationToken,
     /// How long requests in flight may go on after `shutdown`.
     grace: Duration,
+    /// Where a pause an endpoint asked for is shared with the other nodes.
+    store: Arc<dyn Store>,
 }
 
 impl Running {
@@ -178,8 +180,13 @@ impl Dispatcher {
         );
         let recorder = tokio::spawn(recorder);
         self.store.watch_for_work(self.handle.work_available.clone());
-        let slot_freed = Notify::new();
-        let running = Arc::new(Running { slot_freed, outcomes, unrecorded, shutdown, grace });
+        let gates = self.gates.clone();
+        self.store.watch_for_pauses(Arc::new(move |endpoint_id, pause| {
+            gates.pause(endpoint_id, pause);
+        }));
+        let (slot_freed, store) = (Notify::new(), self.store.clone());
+        let running =
+            Arc::new(Running { slot_freed, outcomes, unrecorded, shutdown, grace, store });
         let tracker = TaskTracker::new();
         let (mut maintained, mut claim_now, mut next_look) = (0, true, Instant::now());
         while !running.shutdown.is_cancelled() {
@@ -351,7 +358,9 @@ async fn deliver(sender: &Sender, claim: &Claim, gate: &Gate, running: &Running)
     match slot {
         Some(slot) if lease_left > sender.timeout.as_millis() as i64 => tokio::select! {
             (outcome, signal) = sender.attempt(claim) => {
-                slot.finish(signal);
+                if let Some(pause) = slot.finish(signal) {
+                    running.store.share_pause(&claim.endpoint.id, pause);
+                }
                 outcome
             }
             () = grace_over => release(claim, sender.timing.now_ms()),

@@ -114,14 +114,20 @@ impl Pacing {
         Ok(self.epoch)
     }
 
-    /// A request started at `epoch` finished with `signal`.
-    pub fn finished(&mut self, epoch: u64, signal: Signal, now: Instant) {
+    /// A request started at `epoch` finished with `signal`. Answers the pause it began, for
+    /// the other nodes to take too: one that ends well past the pause already running (by
+    /// more than half its length), so a burst of refusals is one pause, not one each.
+    pub fn finished(&mut self, epoch: u64, signal: Signal, now: Instant) -> Option<Duration> {
         self.in_flight = self.in_flight.saturating_sub(1);
+        let mut began = None;
         match signal {
             Signal::Overloaded { retry_after } => {
                 let pause = retry_after.unwrap_or(BACK_OFF).min(MAX_PAUSE);
                 let until = now + pause;
-                self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+                if self.paused_until.is_none_or(|p| p + pause / 2 < until) {
+                    began = Some(pause);
+                }
+                self.pause_until(until);
                 if epoch == self.epoch {
                     self.overloaded_at = Some(self.window);
                     self.window = (self.window / 2).max(1);
@@ -132,6 +138,13 @@ impl Pacing {
             Signal::Answered { took } if took < SLOW => self.grow(),
             Signal::Answered { .. } | Signal::Neutral => {}
         }
+        began
+    }
+
+    /// Pauses the endpoint until `until` (or later, if it already is): another node's pause,
+    /// or this node's own.
+    pub fn pause_until(&mut self, until: Instant) {
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
     }
 
     fn grow(&mut self) {
@@ -173,9 +186,9 @@ mod tests {
         let mut p = Pacing::new(32);
         let epochs: Vec<u64> = (0..32).map(|_| p.try_start(now, 1).unwrap()).collect();
         assert_eq!(p.try_start(now, 1), Err(Wait::Slot), "the window is full");
-        for epoch in epochs {
-            p.finished(epoch, OVERLOADED, now);
-        }
+        let shared: Vec<_> =
+            epochs.into_iter().filter_map(|e| p.finished(e, OVERLOADED, now)).collect();
+        assert_eq!(shared, vec![BACK_OFF], "one pause for the other nodes, not one each");
         assert_eq!(p.window(), 16, "halved once for the whole burst");
         assert_eq!(p.try_start(now, 1), Err(Wait::Until(now + BACK_OFF)));
         assert!(p.try_start(now + BACK_OFF, 1).is_ok(), "the pause is over");

@@ -213,6 +213,9 @@ pub struct Backlog {
     pub scheduled: u64,
 }
 
+/// Takes a pause another node shared: the endpoint's id, and how long from now.
+pub type PauseListener = Arc<dyn Fn(&str, std::time::Duration) + Send + Sync>;
+
 /// Told of every group commit: how long it took and how many jobs it carried (the metrics).
 pub trait CommitObserver: Send + Sync {
     fn committed(&self, took: std::time::Duration, jobs: usize);
@@ -393,6 +396,13 @@ pub trait Store: Send + Sync + 'static {
     /// Wakes `wake` when another node makes deliveries due. A single-process backend has no
     /// other nodes, so by default this does nothing.
     fn watch_for_work(&self, _wake: Arc<tokio::sync::Notify>) {}
+
+    /// Tells the other nodes that this endpoint asked for a pause (a `Retry-After`, or an
+    /// overload), so that they stop sending to it too; on a best-effort basis, at once.
+    fn share_pause(&self, _endpoint_id: &str, _pause: std::time::Duration) {}
+
+    /// Calls `pause` with each pause another node shares.
+    fn watch_for_pauses(&self, _pause: PauseListener) {}
 }
 
 /// Opens the store named by `database_url`, or the embedded SQLite file in `data_dir`.

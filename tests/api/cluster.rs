@@ -157,3 +157,52 @@ async fn a_node_without_the_shared_key_refuses_to_start() {
     let shared = hookd::security::sealing::Keyring::parse(SHARED_KEY).expect("key");
     assert!(said.contains(shared.current_id()), "names the missing key: {said}");
 }
+
+/// A `Retry-After` one node is given pauses the endpoint on the other node too (shared over
+/// NOTIFY): with messages arriving at both nodes, nothing reaches the receiver for 2 s.
+#[tokio::test]
+async fn a_retry_after_given_to_one_node_pauses_the_other() {
+    let Some(pg) = pg_schema().await else { return };
+    let receiver = Receiver::start().await;
+    receiver.script(vec![Reply::status(429).header("Retry-After", "2")], None);
+    let env = [
+        ("HOOKD_DATABASE_URL", pg.url.as_str()),
+        ("HOOKD_SECRET_KEY", SHARED_KEY),
+        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
+        ("HOOKD_RETRY_SCHEDULE", "100ms,100ms,100ms,100ms,100ms"),
+    ];
+    let dirs = [TempDir::new(), TempDir::new()];
+    let (a, b) = tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
+    let apis = [a.api.clone(), b.api.clone()];
+    let app = json!({"name": "a", "uid": "a"}).to_string();
+    apis[0].call(Method::POST, "/api/v1/app", Some(app)).await;
+    let endpoint = json!({"url": receiver.url}).to_string();
+    apis[0].call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
+    // A message every 20 ms to each node for 3 s.
+    let senders = apis.iter().cloned().map(|api| {
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let body = json!({"eventType": "t", "payload": {"i": i}}).to_string();
+                let (status, _) = api.call(Method::POST, "/api/v1/app/a/msg", Some(body)).await;
+                assert_eq!(status, StatusCode::ACCEPTED);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    });
+    let senders: Vec<_> = senders.collect();
+    let refused_at = receiver.wait_for(1).await[0].at;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Requests already on their way when the 429 came may still arrive just after it.
+    let during: Vec<_> = receiver
+        .received()
+        .iter()
+        .map(|r| r.at.saturating_duration_since(refused_at))
+        .filter(|after| *after > Duration::from_millis(50) && *after < Duration::from_millis(1_950))
+        .collect();
+    assert!(during.is_empty(), "{} requests during the pause, at {during:?}", during.len());
+    assert!(receiver.received().len() > 1, "sending went on after the pause");
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    drop((a, b));
+}

@@ -16,7 +16,8 @@ mod sessions;
 mod tasks;
 mod util;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -36,8 +37,8 @@ use crate::model::{
 use crate::security::sealing::Keyring;
 use crate::store::catalog_cache::CatalogCache;
 use crate::store::{
-    Accepted, Backlog, Claiming, CommitObserver, ListQuery, MessageFilter, NewMessage, Page, Store,
-    StoreResult, Unobserved, after_read,
+    Accepted, Backlog, Claiming, CommitObserver, ListQuery, MessageFilter, NewMessage, Page,
+    PauseListener, Store, StoreResult, Unobserved, after_read,
 };
 
 const POOL_SIZE: usize = 16;
@@ -86,7 +87,7 @@ impl PgStore {
             .await
             .map_err(|e| format!("migrating the database failed: {e}"))?;
         let cache = Arc::new(CatalogCache::default());
-        let listeners = Arc::new(Listeners { cache: cache.clone(), work: Mutex::new(None) });
+        let listeners = Arc::new(Listeners { cache: cache.clone(), ..Listeners::default() });
         let stop = CancellationToken::new();
         tokio::spawn(listen::run(config, listeners.clone(), stop.clone()));
         let group = Group::start(pool.clone(), cache.clone(), keys.clone(), observer);
@@ -414,5 +415,13 @@ impl Store for PgStore {
 
     fn watch_for_work(&self, wake: Arc<Notify>) {
         *self.listeners.work.lock().unwrap_or_else(|p| p.into_inner()) = Some(wake);
+    }
+
+    fn share_pause(&self, endpoint_id: &str, pause: Duration) {
+        listen::share_pause(self.pool.clone(), endpoint_id, pause);
+    }
+
+    fn watch_for_pauses(&self, pause: PauseListener) {
+        *self.listeners.pauses.lock().unwrap_or_else(|p| p.into_inner()) = Some(pause);
     }
 }

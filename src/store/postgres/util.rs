@@ -86,7 +86,16 @@ pub(super) fn opt_i64(v: Option<u32>) -> Option<i64> {
 /// `NOTIFY channel`, delivered to the listening nodes when the caller's transaction commits
 /// (at once outside one).
 pub(super) async fn notify(c: &impl GenericClient, channel: &str) -> StoreResult<()> {
-    c.exec("SELECT pg_notify($1, '')", &[&channel]).await.map_err(internal)?;
+    notify_with(c, channel, "").await
+}
+
+/// `NOTIFY channel, payload`.
+pub(super) async fn notify_with(
+    c: &impl GenericClient,
+    channel: &str,
+    payload: &str,
+) -> StoreResult<()> {
+    c.exec("SELECT pg_notify($1, $2)", &[&channel, &payload]).await.map_err(internal)?;
     Ok(())
 }
 

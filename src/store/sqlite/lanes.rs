@@ -36,6 +36,9 @@ pub(super) fn occupied(
 /// Makes each lane's oldest waiting delivery due at `now`, where nothing is in front of it;
 /// answers how many became due. Harmless on a lane with something in front, or none waiting.
 pub(super) fn advance(conn: &Connection, lanes: &[(&str, &str)], now: i64) -> StoreResult<usize> {
+    if lanes.is_empty() {
+        return Ok(0); // the common case: a batch without keyed deliveries
+    }
     let sql = format!(
         "UPDATE deliveries SET next_attempt_at = ?3, updated_at = ?3
          WHERE id = (SELECT id FROM deliveries
