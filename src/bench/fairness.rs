@@ -193,7 +193,7 @@ async fn trickle(
         let (http, target, receipts) = (http.clone(), target.clone(), receipts.clone());
         sends.push(tokio::spawn(async move {
             let sent_us = receipts.now_us();
-            let ok = load::post(&http, &target, &target.urls[0], sent_us).await.is_ok();
+            let ok = load::post(&http, &target, &target.urls[0], sent_us, 0).await.is_ok();
             ok.then(|| receipts.now_us() - sent_us)
         }));
     }
@@ -210,6 +210,7 @@ fn target(url: &str) -> Target {
         token: TOKEN.into(),
         payload_size: 256,
         extra: String::new(),
+        ordering_keys: 0,
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Target {
     pub payload_size: usize,
     /// Extra JSON fields for each message (e.g. `"deliverAt"`), without braces.
     pub extra: String,
+    /// Messages carry an `orderingKey`, one of this many in turn (0: none).
+    pub ordering_keys: usize,
 }
 
 pub struct Sent {
@@ -66,7 +68,7 @@ pub async fn send(
                     .await;
                 }
                 let url = &target.urls[i % target.urls.len()];
-                match post(&http, &target, url, receipts.now_us()).await {
+                match post(&http, &target, url, receipts.now_us(), i).await {
                     Ok(()) => progress.fetch_add(1, Ordering::Relaxed),
                     Err(_) => errors.fetch_add(1, Ordering::Relaxed),
                 };
@@ -80,11 +82,22 @@ pub async fn send(
     Sent { accepted: total - errors, errors }
 }
 
-pub async fn post(http: &Http, target: &Target, url: &str, sent_us: u64) -> Result<(), String> {
+/// Posts the `n`th message of the load.
+pub async fn post(
+    http: &Http,
+    target: &Target,
+    url: &str,
+    sent_us: u64,
+    n: usize,
+) -> Result<(), String> {
     let stamp = format!(r#"{{"sent_us":{sent_us},"pad":""#);
     let pad = "x".repeat(target.payload_size.saturating_sub(stamp.len() + 2));
+    let key = match target.ordering_keys {
+        0 => String::new(),
+        keys => format!(r#""orderingKey":"k{}","#, n % keys),
+    };
     let body =
-        format!(r#"{{"eventType":"bench.event",{}"payload":{stamp}{pad}"}}}}"#, target.extra);
+        format!(r#"{{"eventType":"bench.event",{}{key}"payload":{stamp}{pad}"}}}}"#, target.extra);
     let req = Request::post(url)
         .header("authorization", format!("Bearer {}", target.token))
         .header("content-type", "application/json")

@@ -63,6 +63,10 @@ pub struct BenchArgs {
     /// Messages in `--fairness`'s burst.
     #[arg(long, default_value_t = 100_000)]
     pub burst: usize,
+    /// Give each message an `orderingKey`, one of this many in turn (0: none): what ordered
+    /// delivery costs.
+    #[arg(long, default_value_t = 0)]
+    pub ordering_keys: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -260,6 +264,7 @@ async fn preload(args: &BenchArgs, receipts: &Arc<Receipts>, urls: &[String]) {
         token: TOKEN.into(),
         payload_size: args.payload_size,
         extra: format!(r#""deliverAt":"{deliver_at}","#),
+        ordering_keys: 0,
     };
     let progress = Arc::new(AtomicUsize::new(0));
     let ticker =
@@ -298,6 +303,7 @@ async fn measure(
         token: TOKEN.into(),
         payload_size: args.payload_size,
         extra: String::new(),
+        ordering_keys: args.ordering_keys,
     };
     let expected = args.messages * args.fanout;
     let progress = Arc::new(AtomicUsize::new(0));

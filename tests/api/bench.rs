@@ -52,3 +52,21 @@ async fn fairness_measures_the_trickle_and_the_healthy_endpoint() {
         assert_eq!(run["deliveries"], 300, "{run}");
     }
 }
+
+/// `hookd bench --ordering-keys` end to end, small: keyed messages are all delivered.
+#[tokio::test]
+async fn ordering_keys_are_measured_end_to_end() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["bench", "--ordering-keys", "5", "--messages", "300", "--json"])
+        .args(["--concurrency", "8"])
+        .output()
+        .await
+        .expect("running hookd bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "hookd bench failed: {stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    let run = if report.is_array() { report[0].clone() } else { report };
+    assert_eq!(run["deliveries"], 300, "{run}");
+    assert_eq!(run["errors"], 0, "{run}");
+}
