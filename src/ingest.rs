@@ -31,6 +31,21 @@ pub struct MessageIn {
     pub ordering_key: Option<String>,
 }
 
+impl MessageIn {
+    /// A message of this type and payload, with nothing else set.
+    pub fn new(event_type: String, payload: Box<RawValue>) -> Self {
+        Self {
+            event_type,
+            payload,
+            event_id: None,
+            channels: None,
+            tags: None,
+            deliver_at: None,
+            ordering_key: None,
+        }
+    }
+}
+
 /// Accepts messages into the store and hands their deliveries to the dispatcher.
 pub struct Ingest {
     store: Arc<dyn Store>,

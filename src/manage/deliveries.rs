@@ -66,15 +66,7 @@ pub async fn send_example(
         Some(payload) => payload,
         None => example_payload(store, &event_type).await,
     };
-    let message = MessageIn {
-        event_type,
-        payload,
-        event_id: None,
-        channels: None,
-        tags: None,
-        deliver_at: None,
-        ordering_key: None,
-    };
+    let message = MessageIn::new(event_type, payload);
     let only = Some(endpoint.id.clone());
     let accepted = ingest.accept_for(&endpoint.app_id, message, None, only).await?;
     let (Accepted::Created { message, .. } | Accepted::Replayed(message)) = accepted;

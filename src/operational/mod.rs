@@ -165,14 +165,6 @@ async fn send(store: &dyn Store, ingest: &Ingest, event: OpEvent) -> Result<(), 
     let (event_type, data) = payload::build(store, &event, app.as_ref()).await;
     let body = serde_json::json!({"type": event_type, "data": data}).to_string();
     let payload = RawValue::from_string(body).map_err(|e| e.to_string())?;
-    let message = MessageIn {
-        event_type: event_type.to_owned(),
-        payload,
-        event_id: None,
-        channels: None,
-        tags: None,
-        deliver_at: None,
-        ordering_key: None,
-    };
+    let message = MessageIn::new(event_type.to_owned(), payload);
     ingest.accept(APP_ID, message, None).await.map(drop).map_err(|e| e.to_string())
 }

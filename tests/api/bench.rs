@@ -3,19 +3,23 @@
 
 use crate::common::database_url;
 
-#[tokio::test]
-async fn compare_runs_all_three_and_reports_the_ratios() {
-    let Some(url) = database_url() else { return };
+/// Runs `hookd bench` small (300 messages, 8 clients) with `args`, and answers its JSON.
+async fn bench(args: &[&str]) -> serde_json::Value {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["bench", "--compare", "--rounds", "1", "--messages", "300", "--json"])
-        .args(["--concurrency", "8", "--database", &url])
+        .args(["bench", "--messages", "300", "--concurrency", "8", "--json"])
+        .args(args)
         .output()
         .await
         .expect("running hookd bench");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "hookd bench failed: {stderr}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON")
+}
+
+#[tokio::test]
+async fn compare_runs_all_three_and_reports_the_ratios() {
+    let Some(url) = database_url() else { return };
+    let report = bench(&["--compare", "--rounds", "1", "--database", &url]).await;
     let runs = report["runs"].as_array().expect("runs");
     let labels: Vec<&str> = runs.iter().filter_map(|r| r["label"].as_str()).collect();
     assert_eq!(labels, ["baseline", "sqlite", "postgres"]);
@@ -33,16 +37,7 @@ async fn compare_runs_all_three_and_reports_the_ratios() {
 /// reports its figures (the figures themselves are docs/benchmarks.md's).
 #[tokio::test]
 async fn fairness_measures_the_trickle_and_the_healthy_endpoint() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["bench", "--fairness", "--burst", "500", "--messages", "300", "--json"])
-        .args(["--concurrency", "8"])
-        .output()
-        .await
-        .expect("running hookd bench");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "hookd bench failed: {stderr}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    let report = bench(&["--fairness", "--burst", "500"]).await;
     assert_eq!(report["trickle_alone"]["messages"], 1000, "{report}");
     assert!(report["trickle_beside_burst"]["messages"].as_u64() > Some(0), "{report}");
     let runs = report["healthy"].as_array().expect("healthy runs");
@@ -56,16 +51,7 @@ async fn fairness_measures_the_trickle_and_the_healthy_endpoint() {
 /// `hookd bench --ordering-keys` end to end, small: keyed messages are all delivered.
 #[tokio::test]
 async fn ordering_keys_are_measured_end_to_end() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["bench", "--ordering-keys", "5", "--messages", "300", "--json"])
-        .args(["--concurrency", "8"])
-        .output()
-        .await
-        .expect("running hookd bench");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "hookd bench failed: {stderr}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("hookd bench --json prints JSON");
+    let report = bench(&["--ordering-keys", "5"]).await;
     let run = if report.is_array() { report[0].clone() } else { report };
     assert_eq!(run["deliveries"], 300, "{run}");
     assert_eq!(run["errors"], 0, "{run}");

@@ -88,7 +88,7 @@ async fn send(
     let (event_type, payload) = (form.fields.get("event_type"), form.fields.get("payload"));
     let accepted = match RawValue::from_string(payload.trim().to_owned()) {
         Ok(payload) => {
-            let input = message_in(event_type.trim().to_owned(), payload);
+            let input = MessageIn::new(event_type.trim().to_owned(), payload);
             state.ingest.accept(&app.id, input, None).await
         }
         Err(e) => Err(DomainError::invalid("payload", format!("the payload is not JSON: {e}"))),
@@ -105,18 +105,6 @@ async fn send(
             (page.draft, page.error) = ((event_type.into(), payload.into()), Some(error));
             super::render_refused(&page, status)
         }
-    }
-}
-
-fn message_in(event_type: String, payload: Box<RawValue>) -> MessageIn {
-    MessageIn {
-        event_type,
-        payload,
-        event_id: None,
-        channels: None,
-        tags: None,
-        deliver_at: None,
-        ordering_key: None,
     }
 }
 
