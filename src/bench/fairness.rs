@@ -3,7 +3,8 @@
 //!
 //! - **A burst beside a trickle.** One application receives a steady 200 messages a second,
 //!   first alone, then while another application receives a burst of `--burst` messages
-//!   sent as fast as `--concurrency` clients can. The trickle's latency is compared.
+//!   sent as fast as `--concurrency` clients can (or at `--rate` a second, so the API is
+//!   not saturated). The trickle's latency is compared.
 //! - **A hanging endpoint.** A healthy endpoint's delivery rate for `--messages` messages,
 //!   alone, then beside an endpoint that never answers: in another application (with
 //!   `--messages` deliveries already waiting on it) and in the same one (every message goes
@@ -95,12 +96,12 @@ async fn measure_all(bench: &Bench, dir: &std::path::Path) -> Result<Fairness, S
             Beside::HangingInOtherApp => {
                 let url = setup(&base, "hanging", std::slice::from_ref(&hanging)).await?;
                 let receipts = Receipts::new(healthy_receipts.epoch);
-                send(bench, &url, &receipts, bench.args.messages).await;
+                send(bench, &url, &receipts, bench.args.messages, None).await;
             }
             Beside::Nothing => {}
         }
         let url = setup(&base, "healthy", &endpoints).await?;
-        let args = super::BenchArgs { fanout: 1, ..bench.args.clone() };
+        let args = super::BenchArgs { fanout: 1, rate: None, ..bench.args.clone() };
         runs.push(measure(label, &args, &healthy_receipts, &[url], vec![child]).await?);
     }
     Ok(Fairness {
@@ -147,7 +148,8 @@ async fn burst(bench: &Bench, dir: &std::path::Path) -> Result<(Latency, Latency
         let (url, receipts, stop) = (steady_url.clone(), steady_receipts.clone(), stop.clone());
         tokio::spawn(async move { trickle(&url, &receipts, &stop, usize::MAX).await })
     };
-    let accepted = send(bench, &burst_url, &burst_receipts, bench.args.burst).await;
+    let accepted =
+        send(bench, &burst_url, &burst_receipts, bench.args.burst, bench.args.rate).await;
     wait_for_deliveries(&burst_receipts, accepted).await;
     stop.store(true, Ordering::Relaxed);
     let (sent, accept_us) = trickling.await.map_err(|e| e.to_string())?;
@@ -166,12 +168,19 @@ fn node(dir: &std::path::Path) -> Result<(String, std::process::Child), String> 
     Ok((format!("http://127.0.0.1:{port}"), child))
 }
 
-/// Sends `total` messages to `url` as fast as the clients can; returns how many were accepted.
-async fn send(bench: &Bench, url: &str, receipts: &Arc<Receipts>, total: usize) -> usize {
+/// Sends `total` messages to `url` as fast as the clients can, or at `rate` a second;
+/// returns how many were accepted.
+async fn send(
+    bench: &Bench,
+    url: &str,
+    receipts: &Arc<Receipts>,
+    total: usize,
+    rate: Option<u32>,
+) -> usize {
     let target = target(url);
     let progress = Arc::new(AtomicUsize::new(0));
     let concurrency = bench.args.concurrency;
-    load::send(&load::client(), &target, receipts, total, concurrency, None, &progress)
+    load::send(&load::client(), &target, receipts, total, concurrency, rate, &progress)
         .await
         .accepted
 }

@@ -29,7 +29,8 @@ pub struct BenchArgs {
     /// Endpoints per message (fan-out mode when above 1).
     #[arg(long, default_value_t = 1)]
     pub fanout: usize,
-    /// Send at this many messages per second instead of as fast as possible.
+    /// Send at this many messages per second instead of as fast as possible (with
+    /// `--fairness`: the burst).
     #[arg(long)]
     pub rate: Option<u32>,
     /// Pending deliveries (scheduled a day ahead) to load before the measured run.
