@@ -56,6 +56,7 @@ conformance! {
     crate::delivery::busy_endpoints_stay_pending_and_are_passed_over => busy_endpoints_stay_pending_and_are_passed_over,
     crate::ordering::a_lane_sends_one_at_a_time_in_order => a_lane_sends_one_at_a_time_in_order,
     crate::ordering::a_holding_endpoint_holds_the_key_until_resent => a_holding_endpoint_holds_the_key_until_resent,
+    crate::ordering::a_key_accepted_at_once_has_one_in_front => a_key_accepted_at_once_has_one_in_front,
     crate::console::sessions_expire_and_end => sessions_expire_and_end,
     crate::console::applications_are_searched_by_name_or_uid => applications_are_searched_by_name_or_uid,
     crate::console::overview_counts_the_last_day => overview_counts_the_last_day,

@@ -111,3 +111,22 @@ pub async fn a_holding_endpoint_holds_the_key_until_resent(store: Arc<dyn Store>
     finish(&store, &replayed[0], NextStep::Succeeded).await;
     assert_eq!(ids(&claim_all(&store).await), vec![&h3], "then the key goes on");
 }
+
+/// Messages of one key accepted at the same moment (one group commit on PostgreSQL) still
+/// put one delivery in front, leased or due, and the rest behind it.
+pub async fn a_key_accepted_at_once_has_one_in_front(store: Arc<dyn Store>) {
+    let a = store.insert_app(app("a")).await.unwrap();
+    store.insert_endpoint(endpoint(&a.id, "e")).await.unwrap();
+    let lease = now_ms() + 60_000;
+    let accepts = (0..20).map(|_| {
+        let (store, mut new) = (store.clone(), keyed(&a.id, Some("k")));
+        new.lease = Some(lease);
+        tokio::spawn(async move { accept(&store, new).await })
+    });
+    let mut leased = 0;
+    for accepted in accepts.collect::<Vec<_>>() {
+        leased += accepted.await.unwrap().1;
+    }
+    let due = claim_all(&store).await.len();
+    assert_eq!(leased + due, 1, "{leased} leased and {due} due of one key");
+}

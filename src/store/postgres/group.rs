@@ -8,8 +8,9 @@
 //! meanwhile. A batch whose statement fails (a lost connection, an endpoint deleted under it)
 //! leaves nothing behind, and its messages are then accepted one by one, so a failure
 //! answers only the message that causes it. Messages with an idempotency key take the
-//! one-by-one path from the start: their key must be looked up and claimed in a transaction;
-//! so do those with an ordering key, whose lanes are locked and looked at first.
+//! one-by-one path from the start: their key must be looked up and claimed in a transaction.
+//! A batch with messages that have an ordering key is one transaction: it locks their lanes
+//! and looks at them before it writes (`lanes.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::util::{Cached, internal, notify};
-use super::{catalog, endpoints, messages};
+use super::{catalog, endpoints, lanes, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{Endpoint, Message};
 use crate::security::sealing::Keyring;
@@ -60,7 +61,10 @@ impl Group {
 
     /// Accepts the message in the next batch; answers once it is committed.
     pub(super) async fn accept(&self, pool: &Pool, new: NewMessage) -> StoreResult<Accepted> {
-        if new.idempotency_key.is_some() || new.message.ordering_key.is_some() {
+        // A keyed message whose eventId may be taken goes alone too: if the batch refused it
+        // after giving it the front of its lane, the messages behind it would wait for nothing.
+        let keyed_event = new.message.ordering_key.is_some() && new.message.event_id.is_some();
+        if new.idempotency_key.is_some() || keyed_event {
             return accept_one(pool, &self.keyring, &new).await;
         }
         let (reply, answer) = oneshot::channel();
@@ -121,14 +125,23 @@ async fn commit(pool: &Pool, cache: &CatalogCache, keyring: &Keyring, batch: Vec
     }
 }
 
-/// The batch on a pooled connection, given back before any retry one by one.
+/// The batch on a pooled connection, given back before any retry one by one: one statement,
+/// or a transaction when the batch has messages with an ordering key (the lanes' locks last
+/// until it commits).
 async fn write(
     pool: &Pool,
     cache: &CatalogCache,
     keyring: &Keyring,
     news: &[NewMessage],
 ) -> StoreResult<Vec<StoreResult<Accepted>>> {
-    accept_many(&pool.get().await.map_err(internal)?, cache, keyring, news).await
+    let mut client = pool.get().await.map_err(internal)?;
+    if news.iter().all(|new| new.message.ordering_key.is_none()) {
+        return accept_many(&client, cache, keyring, news).await;
+    }
+    let tx = client.transaction().await.map_err(internal)?;
+    let answers = accept_many(&tx, cache, keyring, news).await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(answers)
 }
 
 /// One message in a transaction of its own, idempotency key included.
@@ -180,7 +193,8 @@ async fn accept_many(
         let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
         fanned.push((i, msg, targets));
     }
-    let (inserted, mut delivery_ids) = insert_many(c, news, &fanned).await?;
+    let waiting = lanes::waiting_in_batch(c, &fanned).await?;
+    let (inserted, mut delivery_ids) = insert_many(c, news, &fanned, &waiting).await?;
     let mut left_pending = false;
     for (i, msg, targets) in fanned {
         if !inserted.contains(&msg.id) {
@@ -190,8 +204,10 @@ async fn accept_many(
         }
         left_pending |= news[i].leaves_pending(targets.iter().map(|ep| ep.id.as_str()));
         let inserted = |endpoint: Endpoint| {
-            let delivery_id = delivery_ids.remove(&(msg.id.clone(), endpoint.id.clone()))?;
-            Some(Inserted { delivery_id, lease: news[i].lease_for(&endpoint.id), endpoint })
+            let key = (msg.id.clone(), endpoint.id.clone());
+            let lease = news[i].lease_for(&endpoint.id).filter(|_| !waiting.contains(&key));
+            let delivery_id = delivery_ids.remove(&key)?;
+            Some(Inserted { delivery_id, lease, endpoint })
         };
         let targets = targets.into_iter().filter_map(inserted).collect();
         answers[i] = Ok(created(msg, targets));
@@ -251,38 +267,43 @@ async fn insert_many(
     c: &impl GenericClient,
     news: &[NewMessage],
     fanned: &[(usize, Message, Vec<Endpoint>)],
+    waiting: &HashSet<(String, String)>,
 ) -> StoreResult<(HashSet<String>, HashMap<(String, String), i64>)> {
     let (mut m, mut d) = (MessageColumns::default(), DeliveryColumns::default());
     for (i, msg, targets) in fanned {
         m.push(msg);
         let due = news[*i].due();
         for ep in targets {
-            let lease = news[*i].lease_for(&ep.id);
+            let waits = waiting.contains(&(msg.id.clone(), ep.id.clone()));
+            let lease = news[*i].lease_for(&ep.id).filter(|_| !waits);
             let state = messages::state_of(lease);
             d.msg_id.push(&msg.id);
             d.endpoint_id.push(&ep.id);
             d.state.push(state as i16);
-            d.due.push(due);
+            d.due.push((!waits).then_some(due));
             d.lease.push(lease);
             d.updated_at.push(msg.created_at);
+            d.ordering_key.push(msg.ordering_key.as_deref());
         }
     }
     let rows = c
         .rows(
             "WITH m AS (
                  INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload,
-                     created_at)
+                     created_at, ordering_key)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::text[], $7::text[], $8::int8[])
+                     $6::text[], $7::text[], $8::int8[], $15::text[])
                  ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                  RETURNING id
              ), d AS (
                  INSERT INTO deliveries (msg_id, endpoint_id, state, attempts, next_attempt_at,
-                     lease_until, updated_at)
-                 SELECT t.m, t.e, t.s, 0, t.d, t.l, t.u
+                     lease_until, updated_at, ordering_key)
+                 SELECT t.m, t.e, t.s, 0, t.d, t.l, t.u, t.k
                  FROM UNNEST($9::text[], $10::text[], $11::int2[], $12::int8[], $13::int8[],
-                     $14::int8[]) AS t(m, e, s, d, l, u)
+                     $14::int8[], $16::text[]) WITH ORDINALITY AS t(m, e, s, d, l, u, k, n)
                  WHERE t.m IN (SELECT id FROM m)
+                 -- In the batch's order: a lane's deliveries go in the order of their ids.
+                 ORDER BY t.n
                  RETURNING msg_id, endpoint_id, id
              )
              SELECT id, NULL, NULL FROM m UNION ALL SELECT msg_id, endpoint_id, id FROM d",
@@ -301,6 +322,8 @@ async fn insert_many(
                 &d.due,
                 &d.lease,
                 &d.updated_at,
+                &m.ordering_key,
+                &d.ordering_key,
             ],
         )
         .await
@@ -330,6 +353,7 @@ struct MessageColumns<'a> {
     tags: Vec<Option<String>>,
     payload: Vec<&'a str>,
     created_at: Vec<i64>,
+    ordering_key: Vec<Option<&'a str>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -342,6 +366,7 @@ impl<'a> MessageColumns<'a> {
         self.tags.push(opt_json(&msg.tags));
         self.payload.push(&msg.payload);
         self.created_at.push(msg.created_at);
+        self.ordering_key.push(msg.ordering_key.as_deref());
     }
 }
 
@@ -351,7 +376,8 @@ struct DeliveryColumns<'a> {
     msg_id: Vec<&'a str>,
     endpoint_id: Vec<&'a str>,
     state: Vec<i16>,
-    due: Vec<i64>,
+    due: Vec<Option<i64>>,
     lease: Vec<Option<i64>>,
     updated_at: Vec<i64>,
+    ordering_key: Vec<Option<&'a str>>,
 }

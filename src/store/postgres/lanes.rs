@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use deadpool_postgres::GenericClient;
 
 use super::util::{Cached, internal};
+use crate::model::{Endpoint, Message};
 use crate::store::StoreResult;
 
 /// The first key of the lanes' advisory locks (the second is the lane's hash), apart from
@@ -41,19 +42,21 @@ pub(super) async fn lock(c: &impl GenericClient, lanes: &[(&str, &str)]) -> Stor
     Ok(())
 }
 
-/// Which of these endpoints' lanes for `key` have a delivery in front, so a new one waits.
-/// The caller holds the lanes' locks.
+/// Which of these lanes have a delivery in front, so a new one waits. The caller holds the
+/// lanes' locks.
 pub(super) async fn occupied(
     c: &impl GenericClient,
-    endpoint_ids: &[&str],
-    key: &str,
-) -> StoreResult<HashSet<String>> {
+    lanes: &[(&str, &str)],
+) -> StoreResult<HashSet<(String, String)>> {
+    let (endpoints, keys): (Vec<&str>, Vec<&str>) = lanes.iter().copied().unzip();
     let sql = format!(
-        "SELECT l.e FROM (SELECT e, $2::text AS k FROM UNNEST($1::text[]) AS u(e)) AS l
+        "SELECT l.e, l.k FROM UNNEST($1::text[], $2::text[]) AS l(e, k)
          WHERE EXISTS (SELECT 1 FROM deliveries a WHERE {IN_FRONT})"
     );
-    let rows = c.rows(&sql, &[&endpoint_ids, &key]).await.map_err(internal)?;
-    rows.iter().map(|r| r.try_get(0).map_err(internal)).collect()
+    let rows = c.rows(&sql, &[&endpoints, &keys]).await.map_err(internal)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0).map_err(internal)?, r.try_get(1).map_err(internal)?)))
+        .collect()
 }
 
 /// Locks the lanes and makes each one's oldest waiting delivery due at `now`, where nothing
@@ -79,6 +82,39 @@ pub(super) async fn advance(
            AND NOT EXISTS (SELECT 1 FROM deliveries a WHERE {IN_FRONT})"
     );
     c.exec(&sql, &[&endpoints, &keys, &now]).await.map_err(internal)
+}
+
+/// The deliveries (message, endpoint) of the batch that wait in their ordering lanes: those
+/// whose lane has a delivery in front already, and those behind an earlier message of the
+/// batch in the same lane. Locks the lanes first, so the caller must be in a transaction.
+pub(super) async fn waiting_in_batch(
+    c: &impl GenericClient,
+    fanned: &[(usize, Message, Vec<Endpoint>)],
+) -> StoreResult<HashSet<(String, String)>> {
+    let keyed = fanned
+        .iter()
+        .filter_map(|(_, msg, targets)| Some((msg, msg.ordering_key.as_deref()?, targets)));
+    let mut lanes: Vec<(&str, &str)> = keyed
+        .clone()
+        .flat_map(|(_, key, targets)| targets.iter().map(move |ep| (ep.id.as_str(), key)))
+        .collect();
+    if lanes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    lanes.sort_unstable();
+    lanes.dedup();
+    lock(c, &lanes).await?;
+    let mut taken = occupied(c, &lanes).await?;
+    let mut waiting = HashSet::new();
+    for (msg, key, targets) in keyed {
+        for ep in targets {
+            // The first of the batch in a free lane goes; the lane is taken for the rest.
+            if !taken.insert((ep.id.clone(), key.to_owned())) {
+                waiting.insert((msg.id.clone(), ep.id.clone()));
+            }
+        }
+    }
+    Ok(waiting)
 }
 
 /// The ordering key of a message, if it has one.

@@ -122,11 +122,11 @@ async fn fan_out(
     }
     let ids = ids_of(&targets);
     let key = msg.ordering_key.as_deref();
-    let occupied = match key {
+    let occupied: HashSet<String> = match key {
         Some(key) => {
             let lanes: Vec<(&str, &str)> = ids.iter().map(|id| (*id, key)).collect();
             lanes::lock(tx, &lanes).await?;
-            lanes::occupied(tx, &ids, key).await?
+            lanes::occupied(tx, &lanes).await?.into_iter().map(|(e, _)| e).collect()
         }
         None => HashSet::new(),
     };
