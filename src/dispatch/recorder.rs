@@ -9,7 +9,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::Timing;
 use crate::metrics::Metrics;
-use crate::model::delivery::{EndpointEffect, Outcome, freed_lanes};
+use crate::model::delivery::{EndpointEffect, Outcome};
 use crate::operational::{Events, OpEvent};
 use crate::store::{Store, StoreError};
 
@@ -103,7 +103,7 @@ pub(super) async fn run(
         match record_with_retries(store.as_ref(), &timing, batch.clone()).await {
             Ok(disabled) => {
                 report.disabled(&disabled, &batch);
-                if !freed_lanes(&batch).is_empty() {
+                if batch.iter().any(|o| o.frees().is_some()) {
                     work.notify_one();
                 }
             }

@@ -140,7 +140,7 @@ impl Outcome {
 
     /// The key whose next message may go, when this one is done with: it succeeded, or it
     /// failed for good without holding its lane.
-    fn frees(&self) -> Option<&str> {
+    pub fn frees(&self) -> Option<&str> {
         let lane = self.lane.as_ref()?;
         let done = match self.next {
             NextStep::Succeeded => true,
@@ -151,11 +151,17 @@ impl Outcome {
     }
 }
 
-/// The lanes (endpoint, key) whose next delivery may go after these outcomes, each once and
-/// in one order for every node, so two nodes cannot lock the same lanes in opposite orders.
+/// The lanes (endpoint, key) whose next delivery may go after these outcomes.
 pub fn freed_lanes(outcomes: &[Outcome]) -> Vec<(&str, &str)> {
-    let mut lanes: Vec<(&str, &str)> =
-        outcomes.iter().filter_map(|o| Some((o.endpoint_id.as_str(), o.frees()?))).collect();
+    distinct_lanes(outcomes.iter().filter_map(|o| Some((o.endpoint_id.as_str(), o.frees()?))))
+}
+
+/// Lanes (endpoint, key), each once: a batch touches a lane once however many of its
+/// deliveries are in it.
+pub fn distinct_lanes<'a>(
+    lanes: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut lanes: Vec<_> = lanes.collect();
     lanes.sort_unstable();
     lanes.dedup();
     lanes

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 pub use page::{Cursor, ListQuery, Order, Page, PagePlan};
 
-use crate::model::delivery::{Claim, Outcome};
+use crate::model::delivery::{Claim, Outcome, distinct_lanes};
 use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::model::{
     Application, Attempt, DeliveryState, Endpoint, EndpointStats, EventType, Message, Overview,
@@ -196,13 +196,9 @@ pub struct Queued {
 }
 
 impl Queued {
-    /// The lanes these deliveries joined, each once, in one order for every node.
+    /// The lanes these deliveries joined.
     pub fn lanes(queued: &[Queued]) -> Vec<(&str, &str)> {
-        let mut lanes: Vec<(&str, &str)> =
-            queued.iter().filter_map(|q| q.lane.as_ref()).map(|(e, k)| (&**e, &**k)).collect();
-        lanes.sort_unstable();
-        lanes.dedup();
-        lanes
+        distinct_lanes(queued.iter().filter_map(|q| q.lane.as_ref()).map(|(e, k)| (&**e, &**k)))
     }
 }
 

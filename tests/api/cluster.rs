@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::pg_schema;
-use crate::helpers::{Process, TempDir, eventually};
+use crate::helpers::{Api, Process, TempDir, eventually};
 use crate::receiver::{Receiver, Reply};
 
 /// The nodes of one database share the keys that seal endpoint secrets.
@@ -104,18 +104,9 @@ async fn three_nodes_one_killed_nothing_lost() {
 async fn two_nodes_share_an_endpoints_rate() {
     let Some(pg) = pg_schema().await else { return };
     let receiver = Receiver::start().await;
-    let env = [
-        ("HOOKD_DATABASE_URL", pg.url.as_str()),
-        ("HOOKD_SECRET_KEY", SHARED_KEY),
-        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
-    ];
-    let dirs = [TempDir::new(), TempDir::new()];
-    let (a, b) = tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
-    let apis = [a.api.clone(), b.api.clone()];
-    let app = json!({"name": "a", "uid": "a"}).to_string();
-    apis[0].call(Method::POST, "/api/v1/app", Some(app)).await;
-    let endpoint = json!({"url": receiver.url, "throttleRate": 20}).to_string();
-    apis[0].call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
+    let endpoint = json!({"url": receiver.url, "throttleRate": 20});
+    let cluster = TwoNodes::start(&pg.url, &[], endpoint).await;
+    let apis = &cluster.apis;
     // Each node has counted the other (they look once a second).
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     for i in 0..120 {
@@ -128,7 +119,6 @@ async fn two_nodes_share_an_endpoints_rate() {
     at.sort();
     let rate = 100.0 / at[110].duration_since(at[10]).as_secs_f64();
     assert!((18.0..=22.0).contains(&rate), "{rate:.1} requests a second from two nodes, not 20");
-    drop((a, b));
 }
 
 /// A node whose keys do not open the secrets the other nodes sealed refuses to start, and
@@ -165,19 +155,9 @@ async fn a_retry_after_given_to_one_node_pauses_the_other() {
     let Some(pg) = pg_schema().await else { return };
     let receiver = Receiver::start().await;
     receiver.script(vec![Reply::status(429).header("Retry-After", "2")], None);
-    let env = [
-        ("HOOKD_DATABASE_URL", pg.url.as_str()),
-        ("HOOKD_SECRET_KEY", SHARED_KEY),
-        ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
-        ("HOOKD_RETRY_SCHEDULE", "100ms,100ms,100ms,100ms,100ms"),
-    ];
-    let dirs = [TempDir::new(), TempDir::new()];
-    let (a, b) = tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
-    let apis = [a.api.clone(), b.api.clone()];
-    let app = json!({"name": "a", "uid": "a"}).to_string();
-    apis[0].call(Method::POST, "/api/v1/app", Some(app)).await;
-    let endpoint = json!({"url": receiver.url}).to_string();
-    apis[0].call(Method::POST, "/api/v1/app/a/endpoint", Some(endpoint)).await;
+    let retries = [("HOOKD_RETRY_SCHEDULE", "100ms,100ms,100ms,100ms,100ms")];
+    let cluster = TwoNodes::start(&pg.url, &retries, json!({"url": receiver.url})).await;
+    let apis = &cluster.apis;
     // A message every 20 ms to each node for 3 s.
     let senders = apis.iter().cloned().map(|api| {
         tokio::spawn(async move {
@@ -204,5 +184,32 @@ async fn a_retry_after_given_to_one_node_pauses_the_other() {
     for sender in senders {
         sender.await.unwrap();
     }
-    drop((a, b));
+}
+
+/// Two nodes on one database that share the key and may reach the loopback receiver (with
+/// `extra` settings), and an application `a` with `endpoint`, created on the first.
+struct TwoNodes {
+    apis: [Api; 2],
+    _nodes: [Process; 2],
+    _dirs: [TempDir; 2], // after the nodes: dropped once they are stopped
+}
+
+impl TwoNodes {
+    async fn start(database_url: &str, extra: &[(&str, &str)], endpoint: Value) -> Self {
+        let mut env = vec![
+            ("HOOKD_DATABASE_URL", database_url),
+            ("HOOKD_SECRET_KEY", SHARED_KEY),
+            ("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8"),
+        ];
+        env.extend_from_slice(extra);
+        let dirs = [TempDir::new(), TempDir::new()];
+        let (a, b) =
+            tokio::join!(Process::start(&dirs[0].0, &env), Process::start(&dirs[1].0, &env));
+        let apis = [a.api.clone(), b.api.clone()];
+        let app = json!({"name": "a", "uid": "a"}).to_string();
+        assert_eq!(apis[0].call(Method::POST, "/api/v1/app", Some(app)).await.0, 201);
+        let endpoint = Some(endpoint.to_string());
+        assert_eq!(apis[0].call(Method::POST, "/api/v1/app/a/endpoint", endpoint).await.0, 201);
+        Self { apis, _nodes: [a, b], _dirs: dirs }
+    }
 }

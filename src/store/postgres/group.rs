@@ -18,8 +18,9 @@ use std::sync::Arc;
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::lanes::{self, Waiting};
 use super::util::{Cached, internal, notify};
-use super::{catalog, endpoints, lanes, messages};
+use super::{catalog, endpoints, messages};
 use crate::model::delivery::select_targets;
 use crate::model::{Endpoint, Message};
 use crate::security::sealing::Keyring;
@@ -204,9 +205,8 @@ async fn accept_many(
         }
         left_pending |= news[i].leaves_pending(targets.iter().map(|ep| ep.id.as_str()));
         let inserted = |endpoint: Endpoint| {
-            let key = (msg.id.clone(), endpoint.id.clone());
-            let lease = news[i].lease_for(&endpoint.id).filter(|_| !waiting.contains(&key));
-            let delivery_id = delivery_ids.remove(&key)?;
+            let lease = waiting.lease(&news[i], &msg, &endpoint);
+            let delivery_id = delivery_ids.remove(&(msg.id.clone(), endpoint.id.clone()))?;
             Some(Inserted { delivery_id, lease, endpoint })
         };
         let targets = targets.into_iter().filter_map(inserted).collect();
@@ -267,20 +267,19 @@ async fn insert_many(
     c: &impl GenericClient,
     news: &[NewMessage],
     fanned: &[(usize, Message, Vec<Endpoint>)],
-    waiting: &HashSet<(String, String)>,
+    waiting: &Waiting,
 ) -> StoreResult<(HashSet<String>, HashMap<(String, String), i64>)> {
     let (mut m, mut d) = (MessageColumns::default(), DeliveryColumns::default());
     for (i, msg, targets) in fanned {
         m.push(msg);
         let due = news[*i].due();
         for ep in targets {
-            let waits = waiting.contains(&(msg.id.clone(), ep.id.clone()));
-            let lease = news[*i].lease_for(&ep.id).filter(|_| !waits);
+            let lease = waiting.lease(&news[*i], msg, ep);
             let state = messages::state_of(lease);
             d.msg_id.push(&msg.id);
             d.endpoint_id.push(&ep.id);
             d.state.push(state as i16);
-            d.due.push((!waits).then_some(due));
+            d.due.push((!waiting.has(msg, ep)).then_some(due));
             d.lease.push(lease);
             d.updated_at.push(msg.created_at);
             d.ordering_key.push(msg.ordering_key.as_deref());

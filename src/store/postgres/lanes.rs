@@ -13,8 +13,9 @@ use std::collections::HashSet;
 use deadpool_postgres::GenericClient;
 
 use super::util::{Cached, internal};
+use crate::model::delivery::distinct_lanes;
 use crate::model::{Endpoint, Message};
-use crate::store::StoreResult;
+use crate::store::{NewMessage, StoreResult};
 
 /// The first key of the lanes' advisory locks (the second is the lane's hash), apart from
 /// the single-key locks of migrations and maintenance.
@@ -72,6 +73,8 @@ pub(super) async fn advance(
     }
     lock(c, lanes).await?;
     let (endpoints, keys): (Vec<&str>, Vec<&str>) = lanes.iter().copied().unzip();
+    // `state IN (1, 3, 5)` beside `state = 1` repeats the lanes index's condition, as the
+    // SQLite twin must for its planner.
     let sql = format!(
         "UPDATE deliveries d SET next_attempt_at = $3, updated_at = $3
          FROM UNNEST($1::text[], $2::text[]) AS l(e, k)
@@ -90,19 +93,18 @@ pub(super) async fn advance(
 pub(super) async fn waiting_in_batch(
     c: &impl GenericClient,
     fanned: &[(usize, Message, Vec<Endpoint>)],
-) -> StoreResult<HashSet<(String, String)>> {
+) -> StoreResult<Waiting> {
     let keyed = fanned
         .iter()
         .filter_map(|(_, msg, targets)| Some((msg, msg.ordering_key.as_deref()?, targets)));
-    let mut lanes: Vec<(&str, &str)> = keyed
-        .clone()
-        .flat_map(|(_, key, targets)| targets.iter().map(move |ep| (ep.id.as_str(), key)))
-        .collect();
+    let lanes = distinct_lanes(
+        keyed
+            .clone()
+            .flat_map(|(_, key, targets)| targets.iter().map(move |ep| (ep.id.as_str(), key))),
+    );
     if lanes.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Waiting::default());
     }
-    lanes.sort_unstable();
-    lanes.dedup();
     lock(c, &lanes).await?;
     let mut taken = occupied(c, &lanes).await?;
     let mut waiting = HashSet::new();
@@ -114,7 +116,24 @@ pub(super) async fn waiting_in_batch(
             }
         }
     }
-    Ok(waiting)
+    Ok(Waiting(waiting))
+}
+
+/// The deliveries (message, endpoint) of a batch that wait in their ordering lanes.
+#[derive(Default)]
+pub(super) struct Waiting(HashSet<(String, String)>);
+
+impl Waiting {
+    /// Whether the message's delivery to the endpoint waits (asked for every delivery of a
+    /// batch: an unkeyed one answers without a lookup).
+    pub(super) fn has(&self, msg: &Message, ep: &Endpoint) -> bool {
+        msg.ordering_key.is_some() && self.0.contains(&(msg.id.clone(), ep.id.clone()))
+    }
+
+    /// The lease the delivery takes: the one `new` asks for, unless it waits.
+    pub(super) fn lease(&self, new: &NewMessage, msg: &Message, ep: &Endpoint) -> Option<i64> {
+        new.lease_for(&ep.id).filter(|_| !self.has(msg, ep))
+    }
 }
 
 /// The ordering key of a message, if it has one.

@@ -53,7 +53,7 @@ pub(super) async fn accept(
             return Ok(None);
         }
     }
-    if targets.iter().any(|d| d.lease.is_none()) {
+    if new.leaves_pending(targets.iter().map(|d| d.endpoint.id.as_str())) {
         notify(tx, WORK_CHANNEL).await?;
     }
     Ok(Some(created(msg, targets)))
