@@ -473,19 +473,32 @@ pub async fn busy_endpoints_stay_pending_and_are_passed_over(store: Arc<dyn Stor
     let claimed: Vec<&str> = claimed.iter().map(|c| c.endpoint.id.as_str()).collect();
     assert_eq!(claimed, [busy.id.as_str(), busy.id.as_str()], "claimed once it has room");
 
+    let mut accepted = Vec::new();
     for _ in 0..3 {
-        store.accept_message(message(&a.id, "x")).await.unwrap();
+        let Accepted::Created { message: m, .. } =
+            store.accept_message(message(&a.id, "x")).await.unwrap()
+        else {
+            panic!("expected a new message")
+        };
+        accepted.push(m.id);
+        // Apart in time, so "oldest" has one answer on both backends.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let one_each = Claiming { per_endpoint: 1, ..Claiming::new(now_ms(), 10, lease) };
-    let mut claimed: Vec<String> = store
+    let mut claimed: Vec<(String, String)> = store
         .claim_due_deliveries(one_each)
         .await
         .unwrap()
         .iter()
-        .map(|c| c.endpoint.id.clone())
+        .map(|c| (c.endpoint.id.clone(), c.message.id.clone()))
         .collect();
     claimed.sort();
-    let mut both = vec![busy.id.clone(), free.id.clone()];
-    both.sort();
-    assert_eq!(claimed, both, "one delivery per endpoint, the oldest of each");
+    let mut oldest = vec![(busy.id.clone(), accepted[0].clone()), (free.id, accepted[0].clone())];
+    oldest.sort();
+    assert_eq!(claimed, oldest, "one delivery per endpoint, the oldest of each");
+
+    let narrow = Claiming { per_endpoint: 1, ..Claiming::new(now_ms(), 1, lease) };
+    let claimed = store.claim_due_deliveries(narrow).await.unwrap();
+    let messages: Vec<&str> = claimed.iter().map(|c| c.message.id.as_str()).collect();
+    assert_eq!(messages, [&accepted[1]], "at most `limit`, the oldest first");
 }
