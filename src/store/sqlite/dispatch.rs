@@ -45,7 +45,7 @@ pub(super) fn claim(
                 manual: r.get(4)?,
             })
         });
-        claimed.push(row.map_err(internal)?);
+        claimed.extend(row.optional().map_err(internal)?);
     }
     if claimed.is_empty() {
         return Ok(Vec::new());
@@ -71,8 +71,9 @@ pub(super) fn claim(
 
 /// The due deliveries a claim takes, read from the due index oldest first: of the first
 /// `limit` whose endpoint is not skipped, at most `per_endpoint` of each endpoint. The same
-/// rule as PostgreSQL's window query; written as a loop here because SQLite's window sort
-/// and skip list made that query cost 17 µs per claimed row, against 3 µs this way.
+/// rule as PostgreSQL's window query; written as a loop here because on SQLite that query
+/// (its window sort and its skip list) cost 17 µs per claimed row, a plain claim 3 µs
+/// (docs/benchmarks.md, "The speed issue, part three").
 fn pick_due(conn: &Connection, claiming: &Claiming) -> StoreResult<Vec<i64>> {
     let mut stmt = conn
         .prepare_cached(
