@@ -10,6 +10,7 @@ mod lanes;
 mod messages;
 mod overview;
 mod pool;
+mod readers;
 mod rows;
 mod schema;
 mod sessions;
@@ -24,7 +25,8 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 
 use self::checkpoint::Checkpointer;
-use self::pool::{Readers, Writer, open_connection};
+use self::pool::{Writer, open_connection};
+use self::readers::Readers;
 use crate::model::delivery::{Claim, Outcome};
 use crate::model::task::{BackgroundTask, Selection, TaskFilter};
 use crate::model::{
