@@ -78,7 +78,7 @@ impl App {
             token: config.metrics.token.as_deref().map(Into::into),
             public: config.metrics.public,
         };
-        let state = ApiState {
+        let state = ApiState::new(api::Shared {
             store: store.clone(),
             ingest,
             admin_token: admin,
@@ -87,7 +87,7 @@ impl App {
             metrics_access,
             health: Arc::default(),
             events,
-        };
+        });
         let router = api::router(state, body)
             .merge(ui::router(console))
             .fallback(not_found)

@@ -39,9 +39,27 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request by each layer that takes it, so it
+/// is one reference count.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<Shared>);
+
+impl ApiState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`ApiState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub ingest: Arc<Ingest>,
     pub admin_token: Arc<str>,
