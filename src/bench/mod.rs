@@ -153,9 +153,12 @@ async fn run_hookd(
     dir: &std::path::Path,
     database: Option<&str>,
 ) -> Result<Report, String> {
+    // Nodes sharing a database must open each other's sealed endpoint secrets.
+    let key = crate::security::sealing::Keyring::generate_key();
     let mut nodes = Vec::new();
     for i in 0..args.nodes.max(1) {
-        nodes.push(start_node(&dir.join(format!("node{i}")), database, &[])?);
+        let env = [("HOOKD_SECRET_KEY", key.as_str())];
+        nodes.push(start_node(&dir.join(format!("node{i}")), database, &env)?);
     }
     let bases: Vec<String> =
         nodes.iter().map(|(port, _)| format!("http://127.0.0.1:{port}")).collect();

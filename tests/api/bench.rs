@@ -56,3 +56,15 @@ async fn ordering_keys_are_measured_end_to_end() {
     assert_eq!(run["deliveries"], 300, "{run}");
     assert_eq!(run["errors"], 0, "{run}");
 }
+
+/// `hookd bench --nodes 2` end to end, small: both nodes accept and every message is
+/// delivered (the nodes open each other's sealed secrets, so they must share a key).
+#[tokio::test]
+async fn two_nodes_on_postgres_deliver_every_message() {
+    let Some(url) = database_url() else { return };
+    let report = bench(&["--nodes", "2", "--database", &url]).await;
+    let run = &report[0];
+    assert_eq!(run["label"], "hookd×2", "{run}");
+    assert_eq!(run["deliveries"], 300, "{run}");
+    assert_eq!(run["errors"], 0, "{run}");
+}

@@ -183,27 +183,33 @@ fn run_writer(
     writer: &mut WriterState,
 ) {
     let mut batch = Vec::new();
-    let mut stop = false;
-    while !stop {
-        let Ok(signal) = queue.recv() else { break };
-        let mut next = Some(signal);
-        while let Some(signal) = next.take() {
-            match signal {
-                Signal::Job(job) => batch.push(job),
-                Signal::Synced => {}
-                Signal::Stop => stop = true,
-            }
-            if batch.len() < MAX_BATCH && !stop {
-                next = queue.try_recv().ok();
-            }
+    while let Ok(first) = queue.recv() {
+        let stop = gather(&queue, first, &mut batch);
+        let ready = stop || batch.len() >= MAX_BATCH || !writer.synced.syncing();
+        if ready && !batch.is_empty() {
+            let (jobs, started) = (batch.len(), std::time::Instant::now());
+            commit_batch(&conn, writer, std::mem::take(&mut batch));
+            observer.committed(started.elapsed(), jobs);
         }
-        if batch.is_empty() || !(stop || batch.len() >= MAX_BATCH || !writer.synced.syncing()) {
-            continue;
+        if stop {
+            break;
         }
-        let (jobs, started) = (batch.len(), std::time::Instant::now());
-        commit_batch(&conn, writer, std::mem::take(&mut batch));
-        observer.committed(started.elapsed(), jobs);
     }
+}
+
+/// Adds `first` and what else is queued, up to [`MAX_BATCH`] jobs, to `batch`; true if the
+/// writer is to stop.
+fn gather(queue: &mpsc::Receiver<Signal>, first: Signal, batch: &mut Vec<Job>) -> bool {
+    let mut next = Some(first);
+    while let Some(signal) = next {
+        match signal {
+            Signal::Job(job) => batch.push(job),
+            Signal::Synced => {}
+            Signal::Stop => return true,
+        }
+        next = if batch.len() < MAX_BATCH { queue.try_recv().ok() } else { None };
+    }
+    false
 }
 
 /// Commits the batch in one transaction and answers every job. If the transaction fails, each
