@@ -70,6 +70,8 @@ pub(super) fn start(database: &Path, idle: Box<dyn Fn() + Send>) -> Result<Hando
 }
 
 fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &AtomicUsize, idle: &dyn Fn()) {
+    // However this thread ends, the writer must not go on waiting for it.
+    let _ended = Ended(unsynced, idle);
     while let Ok(mut ready) = queue.recv() {
         let mut handovers = 1;
         // Everything handed over while the last sync ran shares this one.
@@ -85,6 +87,17 @@ fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &AtomicUsize, idle: &d
         if unsynced.fetch_sub(handovers, Ordering::AcqRel) == handovers {
             idle();
         }
+    }
+}
+
+/// Says "no sync under way" when dropped: later handovers fail, and their jobs are answered
+/// with that failure instead of waiting.
+struct Ended<'a>(&'a AtomicUsize, &'a dyn Fn());
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+        (self.1)();
     }
 }
 
