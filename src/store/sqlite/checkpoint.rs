@@ -26,8 +26,13 @@ use super::pool::open_connection;
 /// by [`WRITER_BOUND`] either way.
 const EVERY: Duration = Duration::from_millis(100);
 
-/// The writer's automatic checkpoint, as a bound on the WAL (pages of 4 KiB: 16 MiB).
-pub(super) const WRITER_BOUND: i64 = 4_096;
+/// The writer's automatic checkpoint, as a bound on the WAL (pages of 4 KiB: 64 MiB). Under a
+/// steady load the WAL reaches it (the passive checkpoints never find everything copied), and
+/// then the writer copies the rest and syncs the database itself while every commit waits,
+/// 4–5 ms here. At 16 MiB that happened every few thousand messages and was most of the p99
+/// (22 ms against 18 ms at 64 MiB, docs/benchmarks.md); a WAL of 64 MiB costs that much disk
+/// and well under a second of recovery after a crash.
+pub(super) const WRITER_BOUND: i64 = 16_384;
 
 /// Ends the thread when dropped.
 pub(super) struct Checkpointer {
