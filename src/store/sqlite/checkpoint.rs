@@ -18,20 +18,18 @@ use rusqlite::Connection;
 
 use super::pool::open_connection;
 
-/// How often the thread checkpoints. Each checkpoint copies the pages changed since the one
-/// before and syncs both files; the last page of every table and index changes in nearly every
-/// commit, so a shorter period copies those same pages again and again, and its syncs compete
-/// with the WAL syncs clients wait for. At 20 ms, hookd spent 9 % more CPU per message than at
-/// 100 ms, and its median latency was 14 % higher (docs/benchmarks.md). The WAL stays bounded
-/// by [`WRITER_BOUND`] either way.
-const EVERY: Duration = Duration::from_millis(100);
+/// How often the thread looks: a checkpoint that finds nothing to copy costs a few µs. Every
+/// 100 ms instead cost less CPU in one comparison out of three but raised the p99 latency at
+/// full load by 3 to 6 ms in both that looked at it (each checkpoint copies and syncs more at
+/// once, and its syncs compete with the WAL's; docs/benchmarks.md).
+const EVERY: Duration = Duration::from_millis(20);
 
 /// The writer's automatic checkpoint, as a bound on the WAL (pages of 4 KiB: 64 MiB). Under a
 /// steady load the WAL reaches it (the passive checkpoints never find everything copied), and
 /// then the writer copies the rest and syncs the database itself while every commit waits,
-/// 4–5 ms here. At 16 MiB that happened every few thousand messages and was most of the p99
-/// (22 ms against 18 ms at 64 MiB, docs/benchmarks.md); a WAL of 64 MiB costs that much disk
-/// and well under a second of recovery after a crash.
+/// 4–5 ms here. At 16 MiB that happened every few thousand messages and raised the p99 at
+/// full load (22 ms against 18 ms at 64 MiB, docs/benchmarks.md); a WAL of 64 MiB costs that
+/// much disk and well under a second of recovery after a crash.
 pub(super) const WRITER_BOUND: i64 = 16_384;
 
 /// Ends the thread when dropped.
