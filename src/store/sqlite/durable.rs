@@ -11,14 +11,14 @@
 //! they were written). A checkpoint syncs the WAL before it copies frames into the database,
 //! and the database after, so frames copied meanwhile are on the disk either way.
 //!
-//! The writer asks [`Handover::syncing`] before each commit: while a sync runs, it gathers
-//! what arrives and commits it when this thread says it is idle (see `pool::run_writer`).
+//! The writer waits with [`Handover::wait_until_synced`] before each commit: while a sync
+//! runs, what arrives stays queued, and is committed together when this thread is idle (see
+//! `pool::run_writer`).
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use super::pool::Work;
 
@@ -29,30 +29,56 @@ pub(super) type Works = Vec<Box<dyn Work>>;
 /// whether a sync is still under way for some handed over.
 pub(super) struct Handover {
     works: mpsc::Sender<Works>,
-    /// Handovers not yet synced and answered.
-    unsynced: Arc<AtomicUsize>,
+    unsynced: Arc<Unsynced>,
 }
 
 impl Handover {
     /// Hands `works` over; gives them back if the sync thread has stopped.
     pub(super) fn send(&self, works: Works) -> Result<(), Works> {
-        self.unsynced.fetch_add(1, Ordering::AcqRel);
+        self.unsynced.count.fetch_add(1, Ordering::AcqRel);
         self.works.send(works).map_err(|mpsc::SendError(works)| {
-            self.unsynced.fetch_sub(1, Ordering::AcqRel);
+            self.unsynced.done(1);
             works
         })
     }
 
-    /// Whether a sync has been asked for and has not yet ended.
-    pub(super) fn syncing(&self) -> bool {
-        self.unsynced.load(Ordering::Acquire) > 0
+    /// Returns once no sync is under way (at once if none is).
+    pub(super) fn wait_until_synced(&self) {
+        let mut guard = self.unsynced.lock.lock().unwrap_or_else(|p| p.into_inner());
+        while self.unsynced.count.load(Ordering::Acquire) > 0 {
+            guard = self.unsynced.idle.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Handovers not yet synced and answered, and a signal each time none is left.
+#[derive(Default)]
+struct Unsynced {
+    count: AtomicUsize,
+    /// Held to tell the writer, so the signal cannot fall between its look at `count` and
+    /// its wait.
+    lock: Mutex<()>,
+    idle: Condvar,
+}
+
+impl Unsynced {
+    /// `n` handovers are answered (or will never be).
+    fn done(&self, n: usize) {
+        if self.count.fetch_sub(n, Ordering::AcqRel) == n {
+            self.tell_idle();
+        }
+    }
+
+    fn tell_idle(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.idle.notify_all();
     }
 }
 
 /// Opens the database's WAL (creating it empty and private if SQLite has not yet) and starts
-/// the thread that syncs it; `idle` runs each time it has answered everything handed over.
-/// The thread ends when the [`Handover`] is dropped, after answering what it was handed.
-pub(super) fn start(database: &Path, idle: Box<dyn Fn() + Send>) -> Result<Handover, String> {
+/// the thread that syncs it. The thread ends when the [`Handover`] is dropped, after
+/// answering what it was handed.
+pub(super) fn start(database: &Path) -> Result<Handover, String> {
     let mut path = database.as_os_str().to_owned();
     path.push("-wal");
     let path = std::path::PathBuf::from(path);
@@ -60,18 +86,18 @@ pub(super) fn start(database: &Path, idle: Box<dyn Fn() + Send>) -> Result<Hando
         .and_then(|()| File::open(&path))
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let (works, queue) = mpsc::channel();
-    let unsynced = Arc::new(AtomicUsize::new(0));
+    let unsynced = Arc::new(Unsynced::default());
     let counted = unsynced.clone();
     std::thread::Builder::new()
         .name("hookd-sqlite-sync".into())
-        .spawn(move || run(wal, queue, &counted, idle.as_ref()))
+        .spawn(move || run(wal, queue, &counted))
         .map_err(|e| format!("cannot start the WAL sync thread: {e}"))?;
     Ok(Handover { works, unsynced })
 }
 
-fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &AtomicUsize, idle: &dyn Fn()) {
+fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &Unsynced) {
     // However this thread ends, the writer must not go on waiting for it.
-    let _ended = Ended(unsynced, idle);
+    let _ended = Ended(unsynced);
     while let Ok(mut ready) = queue.recv() {
         let mut handovers = 1;
         // Everything handed over while the last sync ran shares this one.
@@ -84,30 +110,29 @@ fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &AtomicUsize, idle: &d
             tracing::error!(error = %why, jobs = ready.len(), "writes were not acknowledged");
         }
         ready.into_iter().for_each(|work| work.answer(synced.clone()));
-        if unsynced.fetch_sub(handovers, Ordering::AcqRel) == handovers {
-            idle();
-        }
+        unsynced.done(handovers);
     }
 }
 
 /// Says "no sync under way" when dropped: later handovers fail, and their jobs are answered
 /// with that failure instead of waiting.
-struct Ended<'a>(&'a AtomicUsize, &'a dyn Fn());
+struct Ended<'a>(&'a Unsynced);
 
 impl Drop for Ended<'_> {
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
-        (self.1)();
+        self.0.count.store(0, Ordering::Release);
+        self.0.tell_idle();
     }
 }
 
 #[cfg(test)]
 impl Handover {
-    /// A handover no thread syncs: the test takes what is handed over from the receiver and,
-    /// to end a sync, takes one from the returned count.
-    pub(super) fn detached() -> (Self, mpsc::Receiver<Works>, Arc<AtomicUsize>) {
+    /// A handover no thread syncs: the test takes what is handed over from the receiver and
+    /// ends a sync with the returned function.
+    pub(super) fn detached() -> (Self, mpsc::Receiver<Works>, impl Fn() + Send) {
         let (works, queue) = mpsc::channel();
-        let unsynced = Arc::new(AtomicUsize::new(0));
-        (Self { works, unsynced: unsynced.clone() }, queue, unsynced)
+        let unsynced = Arc::new(Unsynced::default());
+        let counted = unsynced.clone();
+        (Self { works, unsynced }, queue, move || counted.done(1))
     }
 }

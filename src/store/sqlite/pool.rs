@@ -35,14 +35,6 @@ pub(super) trait Work: Send {
     fn answer(self: Box<Self>, commit: Result<(), String>);
 }
 
-/// What the writer thread is told: a job, that the WAL sync it waited for has ended, or to
-/// stop once the jobs before are done.
-enum Signal {
-    Job(Job),
-    Synced,
-    Stop,
-}
-
 /// A job, and whether its commit must reach the disk before it is acknowledged.
 struct Job {
     durable: bool,
@@ -98,15 +90,7 @@ pub(super) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
 
 /// The single writer. Dropping it ends the thread after the queued jobs are done.
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Signal>,
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        // The sync thread holds a sender too (to say it is done), so the channel alone would
-        // never close.
-        let _ = self.jobs.send(Signal::Stop);
-    }
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
@@ -121,9 +105,8 @@ impl Writer {
     ) -> Result<Self, String> {
         // Durable jobs are synced by `durable`, after their commit; see there.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| e.to_string())?;
-        let (jobs, queue) = mpsc::channel::<Signal>();
-        let wake = jobs.clone();
-        let synced = durable::start(path, Box::new(move || drop(wake.send(Signal::Synced))))?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let synced = durable::start(path)?;
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
             .spawn(move || {
@@ -164,52 +147,45 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let work = Box::new(Pending { f, result: None, reply });
         self.jobs
-            .send(Signal::Job(Job { durable, work }))
+            .send(Job { durable, work })
             .map_err(|_| internal("the SQLite writer has stopped"))?;
         answer.await.map_err(|_| internal("the SQLite writer has stopped"))?
     }
 }
 
-/// Commits what has arrived whenever no WAL sync is under way. While one is, jobs are
-/// gathered instead: a durable job committed now would wait for the next sync anyway, so
-/// committing what arrived meanwhile in one transaction just before it costs their clients
-/// nothing but that commit, and writes each touched page to the WAL once instead of once per
-/// transaction (commits outnumbered syncs 2.4 to 1 before, docs/benchmarks.md). Relaxed jobs
-/// wait with them, for at most one sync.
+/// Commits what has arrived whenever no WAL sync is under way. While one is, the writer
+/// sleeps until it ends and what arrives stays queued: a durable job committed now would wait
+/// for the next sync anyway, so committing what arrived meanwhile in one transaction just
+/// before it costs their clients nothing but that commit, and writes each touched page to the
+/// WAL once instead of once per transaction (commits outnumbered syncs 2.4 to 1 before,
+/// docs/benchmarks.md). Sleeping rather than waking for each job that arrives spares a thread
+/// switch per job. Relaxed jobs wait with them, for at most one sync.
 fn run_writer(
     conn: Connection,
-    queue: mpsc::Receiver<Signal>,
+    queue: mpsc::Receiver<Job>,
     observer: &dyn CommitObserver,
     writer: &mut WriterState,
 ) {
     let mut batch = Vec::new();
-    while let Ok(first) = queue.recv() {
-        let stop = gather(&queue, first, &mut batch);
-        let ready = stop || batch.len() >= MAX_BATCH || !writer.synced.syncing();
-        if ready && !batch.is_empty() {
-            let (jobs, started) = (batch.len(), std::time::Instant::now());
-            commit_batch(&conn, writer, std::mem::take(&mut batch));
-            observer.committed(started.elapsed(), jobs);
-        }
-        if stop {
-            break;
-        }
+    loop {
+        writer.synced.wait_until_synced();
+        let Ok(first) = queue.recv() else { break };
+        gather(&queue, first, &mut batch);
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
+        commit_batch(&conn, writer, std::mem::take(&mut batch));
+        observer.committed(started.elapsed(), jobs);
     }
 }
 
-/// Adds `first` and what else is queued, up to [`MAX_BATCH`] jobs, to `batch`; true if the
-/// writer is to stop.
-fn gather(queue: &mpsc::Receiver<Signal>, first: Signal, batch: &mut Vec<Job>) -> bool {
-    let mut next = Some(first);
-    while let Some(signal) = next {
-        match signal {
-            Signal::Job(job) => batch.push(job),
-            Signal::Synced => {}
-            Signal::Stop => return true,
+/// Adds `first` and what else is queued, up to [`MAX_BATCH`] jobs, to `batch`.
+fn gather(queue: &mpsc::Receiver<Job>, first: Job, batch: &mut Vec<Job>) {
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
-        next = if batch.len() < MAX_BATCH { queue.try_recv().ok() } else { None };
     }
-    false
 }
 
 /// Commits the batch in one transaction and answers every job. If the transaction fails, each
@@ -334,7 +310,7 @@ mod tests {
     fn jobs_that_arrive_during_a_sync_are_committed_together_when_it_ends() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
-        let (synced, handed_over, unsynced) = Handover::detached();
+        let (synced, handed_over, end_sync) = Handover::detached();
         let (signals, queue) = mpsc::channel();
         let commits = Arc::new(Commits::default());
         let observer = commits.clone();
@@ -343,7 +319,7 @@ mod tests {
             run_writer(conn, queue, observer.as_ref(), &mut writer);
         });
         let send = |(job, answer)| {
-            signals.send(Signal::Job(job)).unwrap();
+            signals.send(job).unwrap();
             answer
         };
         let first = send(durable_job(1, false, true));
@@ -352,11 +328,10 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(30));
         assert!(later.iter_mut().all(|a| a.try_recv().is_err()), "held while the sync runs");
         first_sync.into_iter().for_each(|work| work.answer(Ok(())));
-        unsynced.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        signals.send(Signal::Synced).unwrap();
+        end_sync();
         assert!(later.into_iter().all(|a| a.blocking_recv().unwrap().is_ok()));
         assert!(first.blocking_recv().unwrap().is_ok());
-        signals.send(Signal::Stop).unwrap();
+        drop(signals);
         thread.join().unwrap();
         assert_eq!(*commits.0.lock().unwrap(), [1, 2], "the two later jobs shared one commit");
     }
@@ -380,7 +355,7 @@ mod tests {
         works.into_iter().for_each(|work| work.answer(Ok(())));
         assert!(synced_answer.await.unwrap().is_ok());
         // The real thread, end to end.
-        let handover = durable::start(&path, Box::new(|| {})).unwrap();
+        let handover = durable::start(&path).unwrap();
         let (job, answer) = durable_job(3, false, true);
         assert!(handover.send(vec![job.work]).is_ok(), "the sync thread runs");
         assert!(answer.await.is_ok(), "the sync thread answers");
