@@ -37,8 +37,6 @@ pub fn optional_json<T: Default + DeserializeOwned>(body: &[u8]) -> Result<T, Ap
     serde_json::from_slice(body).map_err(body_error)
 }
 
-/// The query string as decoded pairs. Repeated keys and comma-separated lists both work,
-/// since client libraries differ in how they send lists.
 /// A body that does not parse: 400 when it is not JSON, 422 when it is JSON of the wrong
 /// shape, naming the field when serde does (an unknown one, which is refused rather than
 /// ignored, so a misspelt `filter_types` cannot create an endpoint for every event type).
@@ -57,6 +55,24 @@ fn body_error(err: serde_json::Error) -> ApiError {
     }
 }
 
+/// The `Idempotency-Key` header, if one was sent; read alone, where a `HeaderMap` argument
+/// would copy every header of every message.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(Self(None)) };
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+        Ok(Self(Some(key.to_owned())))
+    }
+}
+
+/// The query string as decoded pairs. Repeated keys and comma-separated lists both work,
+/// since client libraries differ in how they send lists.
 pub struct QueryParams(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {

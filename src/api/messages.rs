@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,9 +10,9 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::applications::resolve;
-use super::extract::{JsonBody, ListResponse, QueryParams};
+use super::extract::{IdempotencyKey, JsonBody, ListResponse, QueryParams};
 use super::openapi::{AppPath, ListParams, MessagePath};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::ingest::MessageIn;
 use crate::model::Message;
 use crate::model::time::format_rfc3339;
@@ -66,17 +66,9 @@ async fn create(
     State(s): State<ApiState>,
     Path(app_id): Path<String>,
     q: QueryParams,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     JsonBody(input): JsonBody<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
-                .to_owned(),
-        ),
-        None => None,
-    };
     // Everything that can be refused is checked before the message is stored.
     let with_content = q.flag("with_content", true)?;
     let message = match s.ingest.accept(&app_id, input, key).await? {

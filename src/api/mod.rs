@@ -104,9 +104,9 @@ fn routes(state: ApiState, body: BodyLimits) -> OpenApiRouter<ApiState> {
         .merge(test_sends::routes())
         .merge(portal_access::routes())
         .merge(tasks::routes())
-        // Layers run last-added first: the token is checked before any body is read.
-        .route_layer(middleware::from_fn(move |req, next| read_body(body, req, next)))
-        .route_layer(middleware::from_fn_with_state(state, auth::require_token));
+        .route_layer(middleware::from_fn_with_state(state, move |state, req, next| {
+            auth::require_token(state, body, req, next)
+        }));
     OpenApiRouter::new()
         .routes(routes!(health::health))
         .routes(routes!(metrics::scrape))
@@ -203,19 +203,18 @@ pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
-/// Reads the whole body before the handler runs, within the size limit and the time limit,
-/// so a client trickling its body cannot hold a connection, and every refusal is hookd's
-/// JSON error (an extractor's own rejection is plain text).
-async fn read_body(limits: BodyLimits, req: Request, next: Next) -> ApiResult<Response> {
-    if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
-        return Ok(next.run(req).await); // No body to wait for (a GET, a DELETE).
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = limits.read(body).await?;
-    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
-}
-
 impl BodyLimits {
+    /// The request with its whole body read before the handler runs, within the size and
+    /// the time limit, so a client trickling its body cannot hold a connection, and every
+    /// refusal is hookd's JSON error (an extractor's own rejection is plain text).
+    pub async fn read_request(&self, req: Request) -> ApiResult<Request> {
+        if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
+            return Ok(req); // No body to wait for (a GET, a DELETE).
+        }
+        let (parts, body) = req.into_parts();
+        Ok(Request::from_parts(parts, Body::from(self.read(body).await?)))
+    }
+
     /// Reads a whole body within the size and the time limit (413, 408 otherwise). The
     /// console's forms are read by the same rule.
     pub async fn read(&self, body: Body) -> ApiResult<axum::body::Bytes> {

@@ -6,7 +6,7 @@
 //! open-file limit, after which nobody is served (and nothing is logged). Here:
 //! - a connection's request headers must arrive within `header_timeout`, which hyper also
 //!   applies to the wait for the next request on a kept-alive connection (so idle ones close);
-//! - request bodies must arrive within `body_timeout` ([`super::read_body`] enforces it);
+//! - request bodies must arrive within `body_timeout` ([`super::BodyLimits::read_request`] enforces it);
 //! - at most `max_connections` are served at once (never more than half the open-file limit,
 //!   the other half being left for deliveries and the database); further clients wait in the
 //!   kernel's accept queue, as in mini-redis's `MAX_CONNECTIONS`;
