@@ -62,9 +62,14 @@ struct Unsynced {
 }
 
 impl Unsynced {
-    /// `n` handovers are answered (or will never be).
+    /// `n` handovers are answered (or will never be). Saturating: a handover that fails
+    /// after the thread has ended and reset the count must not wrap it round, or the writer
+    /// would wait for a sync that never comes.
     fn done(&self, n: usize) {
-        if self.count.fetch_sub(n, Ordering::AcqRel) == n {
+        let before = self
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(n)));
+        if before.is_ok_and(|c| c <= n) {
             self.tell_idle();
         }
     }
@@ -96,8 +101,11 @@ pub(super) fn start(database: &Path) -> Result<Handover, String> {
 }
 
 fn run(wal: File, queue: mpsc::Receiver<Works>, unsynced: &Unsynced) {
-    // However this thread ends, the writer must not go on waiting for it.
+    // However this thread ends, the writer must not go on waiting for it. The queue is
+    // rebound after the guard so that it is dropped first: from then on a handover fails
+    // (and is counted out) instead of being left in a queue nobody reads.
     let _ended = Ended(unsynced);
+    let queue = queue;
     while let Ok(mut ready) = queue.recv() {
         let mut handovers = 1;
         // Everything handed over while the last sync ran shares this one.
@@ -134,5 +142,21 @@ impl Handover {
         let unsynced = Arc::new(Unsynced::default());
         let counted = unsynced.clone();
         (Self { works, unsynced }, queue, move || counted.done(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handover_counted_out_after_the_thread_ended_leaves_no_sync_waited_for() {
+        let (handover, queue, end_sync) = Handover::detached();
+        drop(queue); // the sync thread is gone: handovers fail
+        assert!(handover.send(Vec::new()).is_err());
+        // A count-out that comes after the thread's end reset the count to zero.
+        end_sync();
+        assert_eq!(handover.unsynced.count.load(Ordering::Acquire), 0, "not wrapped round");
+        handover.wait_until_synced(); // returns at once
     }
 }
