@@ -20,10 +20,10 @@ use super::{Attempt, DeliveryStatus, Endpoint, HELD, Message, filter};
 /// message whose payload filter (if any) it passes, or just the one named in `only_endpoint`.
 /// The payload is parsed only when an endpoint has a filter, once per message.
 pub fn select_targets(
-    enabled: Vec<Endpoint>,
+    enabled: &[Arc<Endpoint>],
     msg: &Message,
     only_endpoint: Option<&str>,
-) -> Vec<Endpoint> {
+) -> Vec<Arc<Endpoint>> {
     let mut document = None;
     let mut passes = |f: &serde_json::Value| {
         let doc = document.get_or_insert_with(|| {
@@ -32,7 +32,7 @@ pub fn select_targets(
         filter::matches(f, doc)
     };
     enabled
-        .into_iter()
+        .iter()
         .filter(|ep| match only_endpoint {
             Some(only) => ep.id == only,
             None => {
@@ -40,6 +40,7 @@ pub fn select_targets(
                     && ep.filter.as_ref().is_none_or(&mut passes)
             }
         })
+        .cloned()
         .collect()
 }
 

@@ -22,7 +22,7 @@ use crate::model::Endpoint;
 /// An application as the hot path needs it.
 pub(crate) struct AppEntry {
     pub(crate) app_id: String,
-    pub(crate) enabled: Vec<Endpoint>,
+    pub(crate) enabled: Vec<Arc<Endpoint>>,
 }
 
 #[derive(Default)]

@@ -161,12 +161,12 @@ impl NewMessage {
 #[derive(Debug, Clone)]
 pub struct Inserted {
     pub delivery_id: i64,
-    pub endpoint: Endpoint,
+    pub endpoint: Arc<Endpoint>,
     pub lease: Option<i64>,
 }
 
 /// The endpoints' ids, for a lookup by many.
-pub fn ids_of(endpoints: &[Endpoint]) -> Vec<&str> {
+pub fn ids_of(endpoints: &[Arc<Endpoint>]) -> Vec<&str> {
     endpoints.iter().map(|ep| ep.id.as_str()).collect()
 }
 
@@ -182,7 +182,7 @@ pub fn created(message: Message, deliveries: Vec<Inserted>) -> Accepted {
             attempts: 0,
             manual: false,
             message: shared.clone(),
-            endpoint: Arc::new(d.endpoint),
+            endpoint: d.endpoint,
         })
     };
     let leased = deliveries.into_iter().filter_map(claim).collect();

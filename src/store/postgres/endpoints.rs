@@ -1,6 +1,7 @@
 //! Endpoints.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 
@@ -122,9 +123,10 @@ pub(super) async fn enabled_of_app(
     c: &impl GenericClient,
     keys: &Keyring,
     app_id: &str,
-) -> StoreResult<Vec<Endpoint>> {
+) -> StoreResult<Vec<Arc<Endpoint>>> {
     let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = $1 AND NOT disabled");
-    all(c, &sql, &[&app_id], rows::endpoint(keys)).await
+    let enabled = all(c, &sql, &[&app_id], rows::endpoint(keys)).await?;
+    Ok(enabled.into_iter().map(Arc::new).collect())
 }
 
 /// The enabled endpoints of the applications `apps` names (ids or uids), by application id,
@@ -133,14 +135,14 @@ pub(super) async fn enabled_of_apps(
     c: &impl GenericClient,
     keys: &Keyring,
     apps: &[&str],
-) -> StoreResult<HashMap<String, Vec<Endpoint>>> {
+) -> StoreResult<HashMap<String, Vec<Arc<Endpoint>>>> {
     let sql = format!(
         "SELECT {ENDPOINT} FROM endpoints WHERE NOT disabled AND app_id IN
          (SELECT id FROM applications WHERE id = ANY($1) OR uid = ANY($1))"
     );
-    let mut of_app: HashMap<String, Vec<Endpoint>> = HashMap::new();
+    let mut of_app: HashMap<String, Vec<Arc<Endpoint>>> = HashMap::new();
     for endpoint in all(c, &sql, &[&apps], rows::endpoint(keys)).await? {
-        of_app.entry(endpoint.app_id.clone()).or_default().push(endpoint);
+        of_app.entry(endpoint.app_id.clone()).or_default().push(Arc::new(endpoint));
     }
     Ok(of_app)
 }

@@ -191,7 +191,7 @@ async fn accept_many(
     for (i, new) in news.iter().enumerate() {
         let Some(app) = apps.get(&new.message.app_id) else { continue };
         let msg = Message { app_id: app.app_id.clone(), ..new.message.clone() };
-        let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
+        let targets = select_targets(&app.enabled, &msg, new.only_endpoint.as_deref());
         fanned.push((i, msg, targets));
     }
     let waiting = lanes::waiting_in_batch(c, &fanned).await?;
@@ -204,7 +204,7 @@ async fn accept_many(
             continue;
         }
         left_pending |= news[i].leaves_pending(targets.iter().map(|ep| ep.id.as_str()));
-        let inserted = |endpoint: Endpoint| {
+        let inserted = |endpoint: Arc<Endpoint>| {
             let lease = waiting.lease(&news[i], &msg, &endpoint);
             let delivery_id = delivery_ids.remove(&(msg.id.clone(), endpoint.id.clone()))?;
             Some(Inserted { delivery_id, lease, endpoint })
@@ -266,7 +266,7 @@ async fn apps_of(
 async fn insert_many(
     c: &impl GenericClient,
     news: &[NewMessage],
-    fanned: &[(usize, Message, Vec<Endpoint>)],
+    fanned: &[(usize, Message, Vec<Arc<Endpoint>>)],
     waiting: &Waiting,
 ) -> StoreResult<(HashSet<String>, HashMap<(String, String), i64>)> {
     let (mut m, mut d) = (MessageColumns::default(), DeliveryColumns::default());

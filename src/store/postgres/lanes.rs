@@ -9,6 +9,7 @@
 //! the one in front finishes is either seen by that finish, or sees it finished.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 
@@ -92,7 +93,7 @@ pub(super) async fn advance(
 /// batch in the same lane. Locks the lanes first, so the caller must be in a transaction.
 pub(super) async fn waiting_in_batch(
     c: &impl GenericClient,
-    fanned: &[(usize, Message, Vec<Endpoint>)],
+    fanned: &[(usize, Message, Vec<Arc<Endpoint>>)],
 ) -> StoreResult<Waiting> {
     let keyed = fanned
         .iter()

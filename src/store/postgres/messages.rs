@@ -1,6 +1,7 @@
 //! Messages: acceptance with fan-out and idempotency, reads, attempts, resend and recover.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Transaction};
 
@@ -38,7 +39,7 @@ pub(super) async fn accept(
     }
     insert_message(tx, &msg).await?;
     let enabled = endpoints::enabled_of_app(tx, keys, &msg.app_id).await?;
-    let targets = select_targets(enabled, &msg, new.only_endpoint.as_deref());
+    let targets = select_targets(&enabled, &msg, new.only_endpoint.as_deref());
     let targets = fan_out(tx, &msg, targets, due, new).await?;
     if let Some(key) = &new.idempotency_key {
         let inserted = tx
@@ -113,7 +114,7 @@ async fn insert_message(tx: &Transaction<'_>, msg: &Message) -> StoreResult<()> 
 async fn fan_out(
     tx: &Transaction<'_>,
     msg: &Message,
-    targets: Vec<Endpoint>,
+    targets: Vec<Arc<Endpoint>>,
     due: i64,
     new: &NewMessage,
 ) -> StoreResult<Vec<Inserted>> {
@@ -148,7 +149,7 @@ async fn fan_out(
         )
         .await
         .map_err(internal)?;
-    let mut by_id: HashMap<String, (Endpoint, Option<i64>)> =
+    let mut by_id: HashMap<String, (Arc<Endpoint>, Option<i64>)> =
         targets.into_iter().zip(leases).map(|(ep, lease)| (ep.id.clone(), (ep, lease))).collect();
     Ok(inserted
         .iter()

@@ -1,5 +1,7 @@
 //! Endpoints.
 
+use std::sync::Arc;
+
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
@@ -77,10 +79,11 @@ pub(super) fn enabled_of_app(
     conn: &Connection,
     keys: &Keyring,
     app_id: &str,
-) -> StoreResult<Vec<Endpoint>> {
+) -> StoreResult<Vec<Arc<Endpoint>>> {
     let sql = format!("SELECT {ENDPOINT} FROM endpoints WHERE app_id = ? AND disabled = 0");
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    all(&mut stmt, [app_id], rows::endpoint(keys))
+    let enabled = all(&mut stmt, [app_id], rows::endpoint(keys))?;
+    Ok(enabled.into_iter().map(Arc::new).collect())
 }
 
 pub(super) fn update(

@@ -39,7 +39,7 @@ pub(super) fn accept(
         }
     }
     insert_message(conn, &msg)?;
-    let targets = select_targets(app.enabled.clone(), &msg, new.only_endpoint.as_deref());
+    let targets = select_targets(&app.enabled, &msg, new.only_endpoint.as_deref());
     let targets = fan_out(conn, &msg, targets, due, new)?;
     if let Some(key) = &new.idempotency_key {
         conn.prepare_cached(
@@ -113,7 +113,7 @@ fn insert_message(conn: &Connection, msg: &Message) -> StoreResult<()> {
 fn fan_out(
     conn: &Connection,
     msg: &Message,
-    targets: Vec<Endpoint>,
+    targets: Vec<Arc<Endpoint>>,
     due: i64,
     new: &NewMessage,
 ) -> StoreResult<Vec<Inserted>> {
