@@ -166,26 +166,26 @@ fn run_writer(
     observer: &dyn CommitObserver,
     writer: &mut WriterState,
 ) {
-    let mut batch = Vec::new();
     loop {
         writer.synced.wait_until_synced();
         let Ok(first) = queue.recv() else { break };
-        gather(&queue, first, &mut batch);
+        let batch = gather(&queue, first);
         let (jobs, started) = (batch.len(), std::time::Instant::now());
-        commit_batch(&conn, writer, std::mem::take(&mut batch));
+        commit_batch(&conn, writer, batch);
         observer.committed(started.elapsed(), jobs);
     }
 }
 
-/// Adds `first` and what else is queued, up to [`MAX_BATCH`] jobs, to `batch`.
-fn gather(queue: &mpsc::Receiver<Job>, first: Job, batch: &mut Vec<Job>) {
-    batch.push(first);
+/// `first` and what else is queued, up to [`MAX_BATCH`] jobs.
+fn gather(queue: &mpsc::Receiver<Job>, first: Job) -> Vec<Job> {
+    let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match queue.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
         }
     }
+    batch
 }
 
 /// Commits the batch in one transaction and answers every job. If the transaction fails, each
